@@ -1,0 +1,161 @@
+//! Keys and signatures: PKCS#8 PEM key files, statement signing, and strict
+//! (RFC 8032 + `verify_strict`) signature checks, batched when many.
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::hash::statement_digest;
+use crate::wire::{PublicKey, SignatureBytes};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("not a PKCS#8 PEM Ed25519 private key: {0}")]
+    BadPem(String),
+    #[error("public key is not a valid Ed25519 point")]
+    BadPublicKey,
+    #[error("public key is weak (small order)")]
+    WeakKey,
+    #[error("public key must be 64 hex digits")]
+    BadHex,
+}
+
+/// Fresh key from the OS RNG.
+pub fn generate() -> SigningKey {
+    SigningKey::generate(&mut rand_core::OsRng)
+}
+
+/// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as `openssl genpkey -algorithm
+/// ed25519` writes it.
+pub fn to_pem(key: &SigningKey) -> String {
+    key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .expect("PKCS#8 encoding of an Ed25519 key cannot fail")
+        .to_string()
+}
+
+pub fn from_pem(pem: &str) -> Result<SigningKey, KeyError> {
+    SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyError::BadPem(e.to_string()))
+}
+
+/// Parse and check a public key: valid point, not weak.
+pub fn parse_public(pk: &PublicKey) -> Result<VerifyingKey, KeyError> {
+    let vk = VerifyingKey::from_bytes(pk).map_err(|_| KeyError::BadPublicKey)?;
+    if vk.is_weak() {
+        return Err(KeyError::WeakKey);
+    }
+    Ok(vk)
+}
+
+pub fn parse_public_hex(s: &str) -> Result<PublicKey, KeyError> {
+    let v = hex::decode(s.trim()).map_err(|_| KeyError::BadHex)?;
+    let pk: PublicKey = v.try_into().map_err(|_| KeyError::BadHex)?;
+    parse_public(&pk)?;
+    Ok(pk)
+}
+
+/// Sign canonical statement bytes: Ed25519 over the 32-byte statement digest.
+pub fn sign_statement(key: &SigningKey, statement_bytes: &[u8]) -> SignatureBytes {
+    key.sign(&statement_digest(statement_bytes)).to_bytes()
+}
+
+/// One signature to check: the author's key, the signed 32-byte digest and
+/// the signature.
+#[derive(Clone, Copy, Debug)]
+pub struct SigItem {
+    pub author: PublicKey,
+    pub digest: [u8; 32],
+    pub signature: SignatureBytes,
+}
+
+/// `verify_strict` of one item.
+pub fn verify_one(item: &SigItem) -> bool {
+    let Ok(vk) = parse_public(&item.author) else { return false };
+    vk.verify_strict(&item.digest, &Signature::from_bytes(&item.signature)).is_ok()
+}
+
+/// The checks `verify_strict` makes beyond the batch equation: canonical,
+/// non-small-order R and non-small-order A. With these, a batch that
+/// verifies means every item verifies strictly (with overwhelming
+/// probability); see ARCHITECTURE.md.
+fn strict_prechecks(item: &SigItem) -> Option<(VerifyingKey, Signature)> {
+    let vk = parse_public(&item.author).ok()?;
+    let r_bytes: [u8; 32] = item.signature[..32].try_into().expect("32");
+    let r = curve25519_dalek::edwards::CompressedEdwardsY(r_bytes).decompress()?;
+    if r.is_small_order() || r.compress().to_bytes() != r_bytes {
+        return None;
+    }
+    Some((vk, Signature::from_bytes(&item.signature)))
+}
+
+/// Check many signatures; returns one bool per item, each equal to what
+/// `verify_strict` says. Uses batch verification over chunks and falls back
+/// to single checks only in a chunk that fails.
+pub fn verify_many(items: &[SigItem]) -> Vec<bool> {
+    const CHUNK: usize = 64;
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(CHUNK) {
+        let pre: Vec<Option<(VerifyingKey, Signature)>> = chunk.iter().map(strict_prechecks).collect();
+        if chunk.len() > 1 && pre.iter().all(Option::is_some) {
+            let (keys, sigs): (Vec<VerifyingKey>, Vec<Signature>) = pre.into_iter().flatten().unzip();
+            let msgs: Vec<&[u8]> = chunk.iter().map(|i| &i.digest[..]).collect();
+            if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
+                out.extend(std::iter::repeat_n(true, chunk.len()));
+                continue;
+            }
+        }
+        out.extend(chunk.iter().map(verify_one));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trip_and_openssl_format() {
+        let k = generate();
+        let pem = to_pem(&k);
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert_eq!(from_pem(&pem).unwrap().to_bytes(), k.to_bytes());
+        // A key written by `openssl genpkey -algorithm ed25519` (RFC 8410 §10.3).
+        let openssl = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        let k2 = from_pem(openssl).unwrap();
+        assert_eq!(
+            hex::encode(k2.to_bytes()),
+            "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"
+        );
+    }
+
+    #[test]
+    fn batch_agrees_with_single_checks() {
+        let keys: Vec<SigningKey> = (0..100).map(|_| generate()).collect();
+        let mut items: Vec<SigItem> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let st = format!("statement {i}").into_bytes();
+                SigItem {
+                    author: k.verifying_key().to_bytes(),
+                    digest: statement_digest(&st),
+                    signature: sign_statement(k, &st),
+                }
+            })
+            .collect();
+        assert!(verify_many(&items).iter().all(|&b| b));
+        items[70].signature[5] ^= 1;
+        items[3].digest[0] ^= 1;
+        let got = verify_many(&items);
+        for (i, ok) in got.iter().enumerate() {
+            assert_eq!(*ok, i != 70 && i != 3, "item {i}");
+            assert_eq!(*ok, verify_one(&items[i]));
+        }
+    }
+
+    #[test]
+    fn weak_key_refused() {
+        // The identity point (small order) encodes as 1 followed by zeros.
+        let mut pk = [0u8; 32];
+        pk[0] = 1;
+        assert_eq!(parse_public(&pk), Err(KeyError::WeakKey));
+    }
+}

@@ -1,0 +1,28 @@
+//! pil-ledger core: wire format v1, hashing, Merkle proofs, C2SP checkpoints,
+//! keys, authority and verification. No storage engine and no network here:
+//! the `pil-ledger` crate puts sled, tokio and the CLI on top.
+//!
+//! Module map (one concept each):
+//! - [`wire`]: `Statement`, `Entry`, `Body`; the canonical codec.
+//! - [`hash`]: BLAKE3 domain separation.
+//! - [`merkle`]: RFC 9162 tree, proofs and verifiers, generic over the hasher.
+//! - [`note`]: C2SP signed notes and checkpoints.
+//! - [`keys`]: PEM key files, signing, strict and batched verification.
+//! - [`authority`]: roles, kinds, the role table.
+//! - [`state`]: the domain rules (`apply`) and derived indexes.
+//! - [`verify`]: verdicts, reasons, the whole-ledger verifier.
+//! - [`json`]: JSON views of entries and statements.
+//! - [`fuzzing`]: fuzz target bodies, also run as tests over `fuzz/corpus`.
+
+pub mod authority;
+pub mod fuzzing;
+pub mod hash;
+pub mod json;
+pub mod keys;
+pub mod merkle;
+pub mod note;
+pub mod state;
+pub mod verify;
+pub mod wire;
+
+pub use wire::{Body, Entry, Hash32, PublicKey, Statement};

@@ -1,0 +1,347 @@
+//! Verdicts with reasons (DESIGN §1.1) and the whole-ledger verifier.
+//!
+//! [`LedgerVerifier`] is fed every stored entry in order and re-checks
+//! everything from nothing but those bytes: canonical encoding, seq, hash
+//! chain, log clock, statement encoding, signatures (batched, strict),
+//! authority and domain rules at each seq (through [`crate::state::apply`] on
+//! an index it rebuilds), then the Merkle root against every checkpoint it
+//! is given. It never trusts a stored index or node; callers compare those
+//! against what it rebuilt.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::hash;
+use crate::keys::{self, SigItem};
+use crate::merkle::{Blake3Tree, MemTree};
+use crate::note::{Checkpoint, NoteVerifier};
+use crate::state::{self, Candidate, MemIndex, Ns};
+use crate::wire::{Body, Entry, Hash32, PublicKey, Statement};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One reason: a stable snake_case code, the seq concerned, a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Reason {
+    pub fn error(code: &str, seq: Option<u64>, message: impl Into<String>) -> Self {
+        Reason { code: code.to_string(), seq, severity: Severity::Error, message: message.into() }
+    }
+    pub fn warning(code: &str, seq: Option<u64>, message: impl Into<String>) -> Self {
+        Reason { code: code.to_string(), seq, severity: Severity::Warning, message: message.into() }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum VerdictKind {
+    #[serde(rename = "valid")]
+    Valid,
+    #[serde(rename = "valid-with-warnings")]
+    ValidWithWarnings,
+    #[serde(rename = "invalid")]
+    Invalid,
+}
+
+impl VerdictKind {
+    pub fn from_reasons(reasons: &[Reason]) -> Self {
+        if reasons.iter().any(|r| r.severity == Severity::Error) {
+            VerdictKind::Invalid
+        } else if reasons.is_empty() {
+            VerdictKind::Valid
+        } else {
+            VerdictKind::ValidWithWarnings
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Valid => "valid",
+            VerdictKind::ValidWithWarnings => "valid-with-warnings",
+            VerdictKind::Invalid => "invalid",
+        }
+    }
+}
+
+/// Most reasons a verifier lists; the rest are counted.
+pub const MAX_REASONS: usize = 100;
+
+/// The answer to a whole-ledger verification.
+#[derive(Clone, Debug, Serialize)]
+pub struct LedgerVerdict {
+    pub verdict: VerdictKind,
+    pub reasons: Vec<Reason>,
+    /// Reasons beyond [`MAX_REASONS`] that were found but not listed.
+    pub more_reasons: u64,
+    pub entries: u64,
+    pub first_bad_seq: Option<u64>,
+    #[serde(serialize_with = "hex::serde::serialize")]
+    pub root: Hash32,
+    pub checkpoints_checked: u64,
+}
+
+/// Re-checks a ledger entry by entry. Feed with [`push`](Self::push), then
+/// [`finish`](Self::finish).
+pub struct LedgerVerifier {
+    origin: Option<String>,
+    log_key: Option<PublicKey>,
+    next_seq: u64,
+    prev: Hash32,
+    last_recorded_ms: u64,
+    tree: MemTree<Blake3Tree>,
+    index: MemIndex,
+    sigs: Vec<(u64, SigItem)>,
+    reasons: Vec<Reason>,
+    more_reasons: u64,
+    first_bad: Option<u64>,
+    by_author: HashMap<PublicKey, Vec<(u64, u64)>>,
+}
+
+impl Default for LedgerVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const SIG_BATCH: usize = 2048;
+
+impl LedgerVerifier {
+    pub fn new() -> Self {
+        LedgerVerifier {
+            origin: None,
+            log_key: None,
+            next_seq: 0,
+            prev: [0; 32],
+            last_recorded_ms: 0,
+            tree: MemTree::new(Blake3Tree),
+            index: MemIndex::default(),
+            sigs: Vec::new(),
+            reasons: Vec::new(),
+            more_reasons: 0,
+            first_bad: None,
+            by_author: HashMap::new(),
+        }
+    }
+
+    fn report(&mut self, r: Reason) {
+        if r.severity == Severity::Error {
+            if let Some(s) = r.seq {
+                self.first_bad = Some(self.first_bad.map_or(s, |f| f.min(s)));
+            } else if self.first_bad.is_none() {
+                self.first_bad = Some(self.next_seq);
+            }
+        }
+        if self.reasons.len() < MAX_REASONS {
+            self.reasons.push(r);
+        } else {
+            self.more_reasons += 1;
+        }
+    }
+
+    /// Number of entries pushed so far.
+    pub fn entries(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Verify the entry stored at position `seq` with bytes `bytes`.
+    pub fn push(&mut self, seq: u64, bytes: &[u8]) {
+        let hash = hash::entry_hash(bytes);
+        if seq != self.next_seq {
+            self.report(Reason::error("chain_broken", Some(seq), format!("entry stored at {seq}, expected {}", self.next_seq)));
+        }
+        let pos = self.next_seq;
+        self.next_seq += 1;
+        self.tree.push(hash);
+        let prev = std::mem::replace(&mut self.prev, hash);
+        let entry = match Entry::from_bytes(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                self.report(Reason::error("entry_not_canonical", Some(pos), format!("entry bytes: {e}")));
+                return;
+            }
+        };
+        if entry.seq != pos {
+            self.report(Reason::error("chain_broken", Some(pos), format!("entry says seq {}, it sits at {pos}", entry.seq)));
+        }
+        if entry.prev != prev {
+            self.report(Reason::error("chain_broken", Some(pos), "prev does not equal the hash of the previous entry"));
+        }
+        if entry.recorded_at_ms < self.last_recorded_ms {
+            self.report(Reason::error("clock_regressed", Some(pos), "recorded_at_ms is earlier than the previous entry's"));
+        }
+        self.last_recorded_ms = self.last_recorded_ms.max(entry.recorded_at_ms);
+        let st = match Statement::from_bytes(&entry.statement) {
+            Ok(s) => s,
+            Err(e) => {
+                self.report(Reason::error("statement_not_canonical", Some(pos), format!("statement bytes: {e}")));
+                return;
+            }
+        };
+        self.sigs.push((
+            pos,
+            SigItem { author: st.author, digest: hash::statement_digest(&entry.statement), signature: entry.signature },
+        ));
+        if self.sigs.len() >= SIG_BATCH {
+            self.flush_sigs();
+        }
+        if let Body::Genesis { origin, log_key, .. } = &st.body {
+            if pos == 0 {
+                self.origin = Some(origin.clone());
+                self.log_key = Some(*log_key);
+            }
+        }
+        let origin = self.origin.clone().unwrap_or_default();
+        let cand = Candidate { seq: pos, recorded_at_ms: entry.recorded_at_ms, entry_hash: hash, statement: &st };
+        match state::apply(&self.index, &origin, &cand) {
+            Ok(out) => self.index.put_all(&out.writes),
+            Err(refusal) => {
+                let code = refusal.code();
+                self.report(Reason::error(code, Some(pos), refusal.to_string()));
+            }
+        }
+        self.by_author.entry(st.author).or_default().push((pos, entry.recorded_at_ms));
+    }
+
+    fn flush_sigs(&mut self) {
+        if self.sigs.is_empty() {
+            return;
+        }
+        let items: Vec<SigItem> = self.sigs.iter().map(|(_, i)| *i).collect();
+        let ok = verify_parallel(&items);
+        let sigs = std::mem::take(&mut self.sigs);
+        for ((seq, _), good) in sigs.iter().zip(ok) {
+            if !good {
+                self.report(Reason::error("signature_invalid", Some(*seq), "author signature does not verify (verify_strict)"));
+            }
+        }
+    }
+
+    /// The log's verifier as named by the genesis entry.
+    pub fn genesis_verifier(&self) -> Option<NoteVerifier> {
+        let (o, k) = (self.origin.as_ref()?, self.log_key.as_ref()?);
+        NoteVerifier::new(o, keys::parse_public(k).ok()?).ok()
+    }
+
+    /// Rebuilt state, for comparison with stored indexes and nodes.
+    pub fn index(&self) -> &MemIndex {
+        &self.index
+    }
+    pub fn tree(&self) -> &MemTree<Blake3Tree> {
+        &self.tree
+    }
+
+    /// Check a checkpoint note against the rebuilt tree. `latest` marks the
+    /// head checkpoint, which must cover every entry.
+    pub fn check_checkpoint(&mut self, note: &[u8], vkey: &NoteVerifier, latest: bool) {
+        let cp = match Checkpoint::open(note, vkey) {
+            Ok(cp) => cp,
+            Err(e) => {
+                self.report(Reason::error("checkpoint_signature_invalid", None, format!("checkpoint: {e}")));
+                return;
+            }
+        };
+        if cp.size > self.tree.size() {
+            self.report(Reason::error(
+                "checkpoint_root_mismatch",
+                Some(self.tree.size()),
+                format!("checkpoint of size {} but the log holds {} entries", cp.size, self.tree.size()),
+            ));
+            return;
+        }
+        let root = self.tree.root_at(cp.size).expect("size checked");
+        if root != cp.root {
+            let code = if latest { "checkpoint_root_mismatch" } else { "log_rewritten" };
+            self.report(Reason::error(
+                code,
+                Some(cp.size.saturating_sub(1)),
+                format!("checkpoint of size {} commits to a different tree than the stored entries", cp.size),
+            ));
+        }
+        if latest && cp.size != self.tree.size() {
+            self.report(Reason::error(
+                "checkpoint_root_mismatch",
+                Some(cp.size),
+                format!("latest checkpoint covers {} of {} entries", cp.size, self.tree.size()),
+            ));
+        }
+    }
+
+    /// Finish: flush signature checks, add compromise warnings, and answer.
+    /// `trusted` is the verifier key the caller trusts; if it differs from the
+    /// genesis entry's, that is reported.
+    pub fn finish(&mut self, checkpoints: &[(Vec<u8>, bool)], trusted: Option<&NoteVerifier>) -> LedgerVerdict {
+        self.flush_sigs();
+        if self.tree.size() == 0 {
+            self.report(Reason::error("empty_ledger", None, "the ledger has no entries, not even a genesis"));
+        }
+        let genesis_v = self.genesis_verifier();
+        if let (Some(t), Some(g)) = (trusted, genesis_v.as_ref()) {
+            if t != g {
+                self.report(Reason::error("log_key_mismatch", Some(0), "genesis names a different log key or origin than the trusted verifier key"));
+            }
+        }
+        if let Some(v) = trusted.cloned().or(genesis_v) {
+            for (note, latest) in checkpoints {
+                self.check_checkpoint(note, &v, *latest);
+            }
+        }
+        self.compromise_warnings();
+        self.reasons.sort_by_key(|r| (r.seq.unwrap_or(u64::MAX), r.severity == Severity::Warning));
+        LedgerVerdict {
+            verdict: VerdictKind::from_reasons(&self.reasons),
+            reasons: self.reasons.clone(),
+            more_reasons: self.more_reasons,
+            entries: self.tree.size(),
+            first_bad_seq: self.first_bad,
+            root: self.tree.root(),
+            checkpoints_checked: checkpoints.len() as u64,
+        }
+    }
+
+    fn compromise_warnings(&mut self) {
+        let mut found = Vec::new();
+        for ((ns, _), v) in self.index.map.iter() {
+            if *ns != Ns::Key as u8 {
+                continue;
+            }
+            let Ok(rec) = crate::wire::decode_canonical::<state::KeyRecord>(v, crate::wire::MAX_ENTRY_BYTES) else { continue };
+            let (Some(since), Some(revoked)) = (rec.compromised_since_ms, rec.revoked_seq) else { continue };
+            for (seq, at) in self.by_author.get(&rec.key).into_iter().flatten() {
+                if *at >= since && *seq < revoked {
+                    found.push(Reason::warning(
+                        "signed_after_compromise",
+                        Some(*seq),
+                        format!("signed by {} after the time it was later declared compromised", hex::encode(rec.key)),
+                    ));
+                }
+            }
+        }
+        for r in found {
+            self.report(r);
+        }
+    }
+}
+
+/// `keys::verify_many`, split over the available cores.
+pub fn verify_parallel(items: &[SigItem]) -> Vec<bool> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads <= 1 || items.len() < 256 {
+        return keys::verify_many(items);
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || keys::verify_many(c))).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("verifier thread panicked")).collect()
+    })
+}

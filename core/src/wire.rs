@@ -1,0 +1,297 @@
+//! Wire format v1 (DESIGN §3.1, §3.3, §3.4): the signed `Statement`, the stored
+//! `Entry`, the `Body` enum of entry kinds, and the one canonical codec.
+//!
+//! Canonical binary is bincode 2.0.1 with `config::legacy()` (fixed-width
+//! little-endian integers, `u64` length prefixes, `u32` enum tags, `u8`
+//! option tags, fixed arrays without prefix) and a size limit. Decoding
+//! rejects trailing bytes and any input whose re-encoding differs from it, so
+//! every accepted byte string has exactly one meaning.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::authority::Role;
+
+/// Wire format version carried in every statement and entry.
+pub const FORMAT_V1: u16 = 1;
+/// Largest canonical statement accepted (bytes). Bounds every decode.
+pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
+/// Largest canonical entry: statement plus the fixed entry fields.
+pub const MAX_ENTRY_BYTES: usize = MAX_STATEMENT_BYTES + 2 + 8 + 32 + 8 + 8 + 64;
+/// Longest origin (ledger name) accepted.
+pub const MAX_ORIGIN_BYTES: usize = 255;
+
+pub type Hash32 = [u8; 32];
+pub type PublicKey = [u8; 32];
+pub type SignatureBytes = [u8; 64];
+
+/// What an author signs (DESIGN §3.3).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Statement {
+    pub format: u16,
+    /// The ledger's name; binds the statement to one ledger.
+    pub origin: String,
+    pub author: PublicKey,
+    pub claimed_at_ms: u64,
+    pub nonce: [u8; 16],
+    /// Empty for statements that belong to no case.
+    pub case_id: String,
+    pub body: Body,
+}
+
+/// The statement header alone: everything but the body. Used to read
+/// statements whose body kind this build does not know (a newer writer).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct StatementHeader {
+    pub format: u16,
+    pub origin: String,
+    pub author: PublicKey,
+    pub claimed_at_ms: u64,
+    pub nonce: [u8; 16],
+    pub case_id: String,
+}
+
+/// What the log stores (DESIGN §3.4).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Entry {
+    pub format: u16,
+    pub seq: u64,
+    /// Entry hash of `seq - 1`; 32 zero bytes at seq 0.
+    pub prev: Hash32,
+    /// The log's clock, unix ms; never decreases.
+    pub recorded_at_ms: u64,
+    /// The exact bytes the author signed.
+    pub statement: Vec<u8>,
+    pub signature: SignatureBytes,
+}
+
+/// The entry kinds. Wire tags are the declaration order (u32): **append new
+/// variants at the end only**.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "kind", deny_unknown_fields)]
+pub enum Body {
+    /// Seq 0 only. Names the origin, the log's checkpoint key and the first
+    /// key officer (who is the statement's author and signs it).
+    Genesis {
+        origin: String,
+        #[serde(with = "hex::serde")]
+        log_key: PublicKey,
+        #[serde(with = "hex::serde")]
+        officer: PublicKey,
+        holder: String,
+        unit: String,
+    },
+    /// A key officer enrols a person's key with roles and a validity window.
+    KeyEnrolled {
+        #[serde(with = "hex::serde")]
+        key: PublicKey,
+        holder: String,
+        unit: String,
+        roles: Vec<Role>,
+        valid_from_ms: u64,
+        valid_until_ms: Option<u64>,
+    },
+    /// A key officer revokes a key; entries it signed at or after
+    /// `compromised_since_ms` are flagged by verifiers.
+    KeyRevoked {
+        #[serde(with = "hex::serde")]
+        key: PublicKey,
+        reason: String,
+        compromised_since_ms: Option<u64>,
+    },
+    /// A second person endorses an earlier entry (dual control).
+    Endorsed {
+        #[serde(with = "hex::serde")]
+        entry_hash: Hash32,
+        capacity: String,
+    },
+    /// States the right value for a field of an earlier entry.
+    Correction {
+        #[serde(with = "hex::serde")]
+        entry_hash: Hash32,
+        field: String,
+        value: String,
+        reason: String,
+    },
+    /// A public-interest case is opened (case id in the statement header).
+    CaseOpened {
+        title: String,
+        /// Public-interest area, e.g. "ecology", "food-drug-safety".
+        area: String,
+        /// The procuratorate unit handling the case.
+        unit: String,
+    },
+}
+
+impl Body {
+    pub fn kind(&self) -> crate::authority::Kind {
+        use crate::authority::Kind;
+        match self {
+            Body::Genesis { .. } => Kind::Genesis,
+            Body::KeyEnrolled { .. } => Kind::KeyEnrolled,
+            Body::KeyRevoked { .. } => Kind::KeyRevoked,
+            Body::Endorsed { .. } => Kind::Endorsed,
+            Body::Correction { .. } => Kind::Correction,
+            Body::CaseOpened { .. } => Kind::CaseOpened,
+        }
+    }
+}
+
+/// Why bytes were not accepted as canonical wire format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("input is {len} bytes, over the limit of {limit}")]
+    TooLarge { len: usize, limit: usize },
+    #[error("malformed: {0}")]
+    Malformed(String),
+    #[error("{0} trailing bytes after the value")]
+    TrailingBytes(usize),
+    #[error("not canonical: re-encoding differs from the input")]
+    NotCanonical,
+    #[error("unsupported format version {0}")]
+    UnsupportedFormat(u16),
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::legacy().with_limit::<{ MAX_ENTRY_BYTES }>()
+}
+
+/// Canonical encoding of any wire type.
+pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
+    // Encoding into a Vec cannot fail for our types (no custom encoders, all
+    // sizes bounded by MAX_ENTRY_BYTES for values built by this crate).
+    bincode::encode_to_vec(value, bincode::config::legacy())
+        .expect("encoding wire types into a Vec is infallible")
+}
+
+/// Decode `bytes` as exactly one canonical `T`, bounded by `limit` bytes.
+pub fn decode_canonical<T: Encode + Decode<()>>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge { len: bytes.len(), limit });
+    }
+    let (value, used): (T, usize) =
+        bincode::decode_from_slice(bytes, config()).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes(bytes.len() - used));
+    }
+    if encode(&value) != bytes {
+        return Err(DecodeError::NotCanonical);
+    }
+    Ok(value)
+}
+
+impl Statement {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+    /// Decode a canonical v1 statement.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let s: Statement = decode_canonical(bytes, MAX_STATEMENT_BYTES)?;
+        if s.format != FORMAT_V1 {
+            return Err(DecodeError::UnsupportedFormat(s.format));
+        }
+        Ok(s)
+    }
+}
+
+impl StatementHeader {
+    /// Decode the header of a statement and return it with the raw body
+    /// bytes that follow it (body tag first). The header is checked for
+    /// canonical form; the body is opaque here.
+    pub fn split(bytes: &[u8]) -> Result<(StatementHeader, &[u8]), DecodeError> {
+        if bytes.len() > MAX_STATEMENT_BYTES {
+            return Err(DecodeError::TooLarge { len: bytes.len(), limit: MAX_STATEMENT_BYTES });
+        }
+        let (h, used): (StatementHeader, usize) =
+            bincode::decode_from_slice(bytes, config()).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if encode(&h) != bytes[..used] {
+            return Err(DecodeError::NotCanonical);
+        }
+        Ok((h, &bytes[used..]))
+    }
+}
+
+impl Entry {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+    /// Decode a canonical v1 entry (the statement inside stays bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let e: Entry = decode_canonical(bytes, MAX_ENTRY_BYTES)?;
+        if e.format != FORMAT_V1 {
+            return Err(DecodeError::UnsupportedFormat(e.format));
+        }
+        if e.statement.len() > MAX_STATEMENT_BYTES {
+            return Err(DecodeError::TooLarge { len: e.statement.len(), limit: MAX_STATEMENT_BYTES });
+        }
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Statement {
+        Statement {
+            format: 1,
+            origin: "example.org/pil-ledger".into(),
+            author: [7; 32],
+            claimed_at_ms: 1_700_000_000_000,
+            nonce: [1; 16],
+            case_id: "（2026）京04民初1号".into(),
+            body: Body::CaseOpened { title: "t".into(), area: "ecology".into(), unit: "u".into() },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_layout() {
+        let s = sample();
+        let b = s.to_bytes();
+        assert_eq!(&b[..2], &[1, 0]); // u16 LE
+        assert_eq!(&b[2..10], &22u64.to_le_bytes()); // u64 length prefix
+        assert_eq!(Statement::from_bytes(&b).unwrap(), s);
+    }
+
+    #[test]
+    fn trailing_bytes_rejected() {
+        let mut b = sample().to_bytes();
+        b.push(0);
+        assert_eq!(Statement::from_bytes(&b), Err(DecodeError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn bad_option_tag_rejected() {
+        let s = Statement {
+            body: Body::KeyRevoked { key: [2; 32], reason: "x".into(), compromised_since_ms: None },
+            ..sample()
+        };
+        let mut b = s.to_bytes();
+        let last = b.len() - 1;
+        assert_eq!(b[last], 0);
+        b[last] = 2; // option tag must be 0 or 1
+        assert!(Statement::from_bytes(&b).is_err());
+    }
+
+    #[test]
+    fn oversize_rejected_before_decoding() {
+        let b = vec![0u8; MAX_STATEMENT_BYTES + 1];
+        assert!(matches!(Statement::from_bytes(&b), Err(DecodeError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn huge_length_prefix_does_not_allocate() {
+        let mut b = sample().to_bytes();
+        b[2..10].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Statement::from_bytes(&b).is_err());
+    }
+
+    #[test]
+    fn header_split_matches_full_decode() {
+        let s = sample();
+        let b = s.to_bytes();
+        let (h, body) = StatementHeader::split(&b).unwrap();
+        assert_eq!(h.case_id, s.case_id);
+        assert_eq!(body, &encode(&s.body)[..]);
+    }
+}
