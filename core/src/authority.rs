@@ -53,14 +53,10 @@ impl Role {
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        ALL_ROLES
-            .iter()
-            .copied()
-            .find(|r| r.as_str() == s.trim())
-            .ok_or_else(|| {
-                let names: Vec<_> = ALL_ROLES.iter().map(|r| r.as_str()).collect();
-                format!("unknown role {s:?}; roles are {}", names.join(", "))
-            })
+        ALL_ROLES.iter().copied().find(|r| r.as_str() == s.trim()).ok_or_else(|| {
+            let names: Vec<_> = ALL_ROLES.iter().map(|r| r.as_str()).collect();
+            format!("unknown role {s:?}; roles are {}", names.join(", "))
+        })
     }
 }
 

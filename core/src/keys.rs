@@ -120,10 +120,7 @@ mod tests {
         // A key written by `openssl genpkey -algorithm ed25519` (RFC 8410 §10.3).
         let openssl = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
         let k2 = from_pem(openssl).unwrap();
-        assert_eq!(
-            hex::encode(k2.to_bytes()),
-            "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"
-        );
+        assert_eq!(hex::encode(k2.to_bytes()), "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
     }
 
     #[test]

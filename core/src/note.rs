@@ -165,7 +165,8 @@ pub fn open_note(note: &[u8], verifiers: &[NoteVerifier]) -> Result<OpenedNote, 
             return Err(NoteError::Malformed("too many signatures"));
         }
         let rest = line.strip_prefix(DASH).ok_or(NoteError::Malformed("signature line must start with '— '"))?;
-        let (name, b64) = rest.split_once(' ').ok_or(NoteError::Malformed("signature line needs name and signature"))?;
+        let (name, b64) =
+            rest.split_once(' ').ok_or(NoteError::Malformed("signature line needs name and signature"))?;
         if !valid_name(name) || b64.contains(' ') {
             return Err(NoteError::Malformed("bad signature line"));
         }
@@ -177,8 +178,7 @@ pub fn open_note(note: &[u8], verifiers: &[NoteVerifier]) -> Result<OpenedNote, 
         let Some(v) = verifiers.iter().find(|v| v.name == name && v.key_id == id) else {
             continue; // unknown key: ignored, as C2SP says
         };
-        let sig_bytes: [u8; 64] =
-            raw[4..].try_into().map_err(|_| NoteError::BadSignature(name.to_string()))?;
+        let sig_bytes: [u8; 64] = raw[4..].try_into().map_err(|_| NoteError::BadSignature(name.to_string()))?;
         let sig = ed25519_dalek::Signature::from_bytes(&sig_bytes);
         v.key.verify_strict(text.as_bytes(), &sig).map_err(|_| NoteError::BadSignature(name.to_string()))?;
         if !verified.contains(&v.name) {

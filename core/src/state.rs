@@ -100,7 +100,8 @@ fn rec<T: Encode>(v: &T) -> Vec<u8> {
 }
 
 fn unrec<T: Encode + Decode<()>>(ns: Ns, b: &[u8]) -> Result<T, BackendError> {
-    wire::decode_canonical(b, wire::MAX_ENTRY_BYTES).map_err(|e| BackendError(format!("corrupt {ns:?} index record: {e}")))
+    wire::decode_canonical(b, wire::MAX_ENTRY_BYTES)
+        .map_err(|e| BackendError(format!("corrupt {ns:?} index record: {e}")))
 }
 
 fn kind_index(k: Kind) -> u8 {
@@ -240,7 +241,11 @@ pub fn entry_ref(view: &(impl IndexRead + ?Sized), hash: &Hash32) -> Result<Opti
     view.get(Ns::EntryHash, hash)?.map(|b| unrec(Ns::EntryHash, &b)).transpose()
 }
 
-pub fn nonce_seq(view: &(impl IndexRead + ?Sized), author: &PublicKey, nonce: &[u8; 16]) -> Result<Option<u64>, BackendError> {
+pub fn nonce_seq(
+    view: &(impl IndexRead + ?Sized),
+    author: &PublicKey,
+    nonce: &[u8; 16],
+) -> Result<Option<u64>, BackendError> {
     Ok(view.get(Ns::Nonce, &nonce_key(author, nonce))?.map(|b| be_u64(&b)))
 }
 
@@ -319,7 +324,10 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
         check_authority(&rec, kind, c.recorded_at_ms)?;
         Some(rec)
     };
-    if !st.case_id.is_empty() && !matches!(st.body, Body::CaseOpened { .. }) && case_record(view, &st.case_id)?.is_none() {
+    if !st.case_id.is_empty()
+        && !matches!(st.body, Body::CaseOpened { .. })
+        && case_record(view, &st.case_id)?.is_none()
+    {
         return Err(Refusal::UnknownCase(st.case_id.clone()));
     }
 
@@ -352,7 +360,11 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
             };
             out.writes.push(IndexWrite { ns: Ns::Key, key: officer.to_vec(), value: rec(&r) });
             out.writes.push(IndexWrite { ns: Ns::Meta, key: META_LOG_KEY.to_vec(), value: log_key.to_vec() });
-            out.writes.push(IndexWrite { ns: Ns::Meta, key: META_KEY_OFFICERS.to_vec(), value: 1u64.to_be_bytes().to_vec() });
+            out.writes.push(IndexWrite {
+                ns: Ns::Meta,
+                key: META_KEY_OFFICERS.to_vec(),
+                value: 1u64.to_be_bytes().to_vec(),
+            });
         }
         Body::KeyEnrolled { key, holder, unit, roles, valid_from_ms, valid_until_ms } => {
             keys::parse_public(key).map_err(|e| Refusal::InvalidKey(e.to_string()))?;
@@ -440,9 +452,14 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
             out.writes.push(IndexWrite { ns: Ns::Endorsement, key: ek, value: c.seq.to_be_bytes().to_vec() });
             // A pending key-officer enrolment takes effect when another
             // active key officer endorses it in that capacity.
-            if capacity == Role::KeyOfficer.as_str() && crate::authority::ALL_KINDS[target.kind as usize] == Kind::KeyEnrolled {
+            if capacity == Role::KeyOfficer.as_str()
+                && crate::authority::ALL_KINDS[target.kind as usize] == Kind::KeyEnrolled
+            {
                 if !me.roles.contains(&Role::KeyOfficer) {
-                    return Err(Refusal::RoleNotAllowed { kind: "Endorsed as key-officer", roles: roles_str(&me.roles) });
+                    return Err(Refusal::RoleNotAllowed {
+                        kind: "Endorsed as key-officer",
+                        roles: roles_str(&me.roles),
+                    });
                 }
                 if let Some(mut pending) = find_enrolment(view, &target)? {
                     if pending.pending && pending.revoked_seq.is_none() {
@@ -481,11 +498,19 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
     }
 
     // Indexes every entry gets.
-    out.writes.push(IndexWrite { ns: Ns::Nonce, key: nonce_key(&st.author, &st.nonce), value: c.seq.to_be_bytes().to_vec() });
+    out.writes.push(IndexWrite {
+        ns: Ns::Nonce,
+        key: nonce_key(&st.author, &st.nonce),
+        value: c.seq.to_be_bytes().to_vec(),
+    });
     let er = EntryRef { seq: c.seq, author: st.author, kind: kind_index(kind) };
     out.writes.push(IndexWrite { ns: Ns::EntryHash, key: c.entry_hash.to_vec(), value: rec(&er) });
     if !st.case_id.is_empty() {
-        out.writes.push(IndexWrite { ns: Ns::CaseEntries, key: case_entries_key(&st.case_id, c.seq), value: Vec::new() });
+        out.writes.push(IndexWrite {
+            ns: Ns::CaseEntries,
+            key: case_entries_key(&st.case_id, c.seq),
+            value: Vec::new(),
+        });
     }
     Ok(out)
 }
@@ -509,6 +534,33 @@ fn enrol_meta_key(seq: u64) -> Vec<u8> {
 /// Extra writes every KeyEnrolled makes so endorsements can find the key.
 pub fn enrolment_pointer(seq: u64, key: &PublicKey) -> IndexWrite {
     IndexWrite { ns: Ns::Meta, key: enrol_meta_key(seq), value: key.to_vec() }
+}
+
+/// Human name of a namespace byte.
+pub fn ns_name(ns: u8) -> &'static str {
+    match Ns::from_u8(ns) {
+        Some(Ns::Nonce) => "nonce",
+        Some(Ns::Key) => "key",
+        Some(Ns::EntryHash) => "entry_hash",
+        Some(Ns::Case) => "case",
+        Some(Ns::CaseEntries) => "case_entries",
+        Some(Ns::Endorsement) => "endorsement",
+        Some(Ns::Meta) => "meta",
+        None => "unknown",
+    }
+}
+
+/// The seq an index record derives from, where the record says (used to
+/// name the seq in verify reasons).
+pub fn index_record_seq(ns: u8, key: &[u8], value: &[u8]) -> Option<u64> {
+    match Ns::from_u8(ns)? {
+        Ns::Nonce | Ns::Endorsement => (value.len() == 8).then(|| be_u64(value)),
+        Ns::Key => unrec::<KeyRecord>(Ns::Key, value).ok().map(|r| r.revoked_seq.unwrap_or(r.enrolled_seq)),
+        Ns::EntryHash => unrec::<EntryRef>(Ns::EntryHash, value).ok().map(|r| r.seq),
+        Ns::Case => unrec::<CaseRecord>(Ns::Case, value).ok().map(|r| r.opened_seq),
+        Ns::CaseEntries => (key.len() >= 8).then(|| be_u64(&key[key.len() - 8..])),
+        Ns::Meta => key.strip_prefix(b"enrolled@".as_slice()).filter(|k| k.len() == 8).map(be_u64),
+    }
 }
 
 /// An index held in memory (verify, tests, rebuilds).

@@ -158,7 +158,11 @@ impl LedgerVerifier {
     pub fn push(&mut self, seq: u64, bytes: &[u8]) {
         let hash = hash::entry_hash(bytes);
         if seq != self.next_seq {
-            self.report(Reason::error("chain_broken", Some(seq), format!("entry stored at {seq}, expected {}", self.next_seq)));
+            self.report(Reason::error(
+                "chain_broken",
+                Some(seq),
+                format!("entry stored at {seq}, expected {}", self.next_seq),
+            ));
         }
         let pos = self.next_seq;
         self.next_seq += 1;
@@ -172,13 +176,21 @@ impl LedgerVerifier {
             }
         };
         if entry.seq != pos {
-            self.report(Reason::error("chain_broken", Some(pos), format!("entry says seq {}, it sits at {pos}", entry.seq)));
+            self.report(Reason::error(
+                "chain_broken",
+                Some(pos),
+                format!("entry says seq {}, it sits at {pos}", entry.seq),
+            ));
         }
         if entry.prev != prev {
             self.report(Reason::error("chain_broken", Some(pos), "prev does not equal the hash of the previous entry"));
         }
         if entry.recorded_at_ms < self.last_recorded_ms {
-            self.report(Reason::error("clock_regressed", Some(pos), "recorded_at_ms is earlier than the previous entry's"));
+            self.report(Reason::error(
+                "clock_regressed",
+                Some(pos),
+                "recorded_at_ms is earlier than the previous entry's",
+            ));
         }
         self.last_recorded_ms = self.last_recorded_ms.max(entry.recorded_at_ms);
         let st = match Statement::from_bytes(&entry.statement) {
@@ -222,7 +234,11 @@ impl LedgerVerifier {
         let sigs = std::mem::take(&mut self.sigs);
         for ((seq, _), good) in sigs.iter().zip(ok) {
             if !good {
-                self.report(Reason::error("signature_invalid", Some(*seq), "author signature does not verify (verify_strict)"));
+                self.report(Reason::error(
+                    "signature_invalid",
+                    Some(*seq),
+                    "author signature does not verify (verify_strict)",
+                ));
             }
         }
     }
@@ -288,7 +304,11 @@ impl LedgerVerifier {
         let genesis_v = self.genesis_verifier();
         if let (Some(t), Some(g)) = (trusted, genesis_v.as_ref()) {
             if t != g {
-                self.report(Reason::error("log_key_mismatch", Some(0), "genesis names a different log key or origin than the trusted verifier key"));
+                self.report(Reason::error(
+                    "log_key_mismatch",
+                    Some(0),
+                    "genesis names a different log key or origin than the trusted verifier key",
+                ));
             }
         }
         if let Some(v) = trusted.cloned().or(genesis_v) {
@@ -315,7 +335,9 @@ impl LedgerVerifier {
             if *ns != Ns::Key as u8 {
                 continue;
             }
-            let Ok(rec) = crate::wire::decode_canonical::<state::KeyRecord>(v, crate::wire::MAX_ENTRY_BYTES) else { continue };
+            let Ok(rec) = crate::wire::decode_canonical::<state::KeyRecord>(v, crate::wire::MAX_ENTRY_BYTES) else {
+                continue;
+            };
             let (Some(since), Some(revoked)) = (rec.compromised_since_ms, rec.revoked_seq) else { continue };
             for (seq, at) in self.by_author.get(&rec.key).into_iter().flatten() {
                 if *at >= since && *seq < revoked {

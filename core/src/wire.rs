@@ -160,8 +160,7 @@ fn config() -> impl bincode::config::Config {
 pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
     // Encoding into a Vec cannot fail for our types (no custom encoders, all
     // sizes bounded by MAX_ENTRY_BYTES for values built by this crate).
-    bincode::encode_to_vec(value, bincode::config::legacy())
-        .expect("encoding wire types into a Vec is infallible")
+    bincode::encode_to_vec(value, bincode::config::legacy()).expect("encoding wire types into a Vec is infallible")
 }
 
 /// Decode `bytes` as exactly one canonical `T`, bounded by `limit` bytes.

@@ -54,7 +54,14 @@ fn pil_v1_entries_hashes_and_signatures() {
         assert_eq!(entry.prev, prev);
         assert_eq!(entry.statement, st);
         assert_eq!(entry.signature, sig);
-        let rebuilt = Entry { format: 1, seq: entry.seq, prev, recorded_at_ms: entry.recorded_at_ms, statement: st.clone(), signature: sig };
+        let rebuilt = Entry {
+            format: 1,
+            seq: entry.seq,
+            prev,
+            recorded_at_ms: entry.recorded_at_ms,
+            statement: st.clone(),
+            signature: sig,
+        };
         assert_eq!(rebuilt.to_bytes(), entry_bytes, "entry bytes {i}");
         let eh = hash::entry_hash(&entry_bytes);
         assert_eq!(eh, h32(&e["entry_hash_hex"]), "entry hash {i}");

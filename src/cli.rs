@@ -1,0 +1,572 @@
+//! The `pil-ledger` command line (DESIGN §7.1). Exit codes: 0 done / valid,
+//! 1 verification says invalid, 2 refused (nothing appended), 3 I/O or
+//! internal error. Errors go to stderr as one line (JSON with `--json`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pil_ledger_core::authority::Role;
+use pil_ledger_core::json as pjson;
+use pil_ledger_core::keys;
+use pil_ledger_core::note::Checkpoint;
+use pil_ledger_core::verify::{LedgerVerdict, VerdictKind};
+use pil_ledger_core::wire::{Body, Entry, Hash32};
+use serde_json::json;
+
+use crate::ledger::{self, Ack, Ledger, LedgerError};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pil-ledger",
+    version,
+    about = "Tamper-evident ledger for public-interest litigation: evidence and damages funds"
+)]
+pub struct Cli {
+    /// Data directory (ledger, keys).
+    #[arg(long, global = true, env = "PIL_DATA", default_value = "./pil-data")]
+    pub data: PathBuf,
+    /// Machine-readable output: one JSON object (one per line for lists).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Build a small real ledger under --data (init if needed, enrol a
+    /// prosecutor, open a case, endorse it), then verify it.
+    Demo,
+    /// Create a ledger: log key, first key officer, genesis at seq 0.
+    Init {
+        #[arg(long)]
+        origin: String,
+        /// Name of the first key officer.
+        #[arg(long, default_value = "Key Officer")]
+        holder: String,
+        #[arg(long, default_value = "Procuratorate")]
+        unit: String,
+    },
+    /// Make a new person key (PKCS#8 PEM, mode 0600).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Enrol a person's key with roles (signed by a key officer).
+    Enroll {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        pubkey: String,
+        #[arg(long)]
+        holder: String,
+        #[arg(long)]
+        unit: String,
+        /// Comma-separated: key-officer, prosecutor, assistant, custodian,
+        /// approver, court-liaison, finance, finance-reviewer, auditor, publisher.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<Role>,
+        /// Start of validity, unix ms (default: now).
+        #[arg(long)]
+        valid_from: Option<u64>,
+        /// End of validity, unix ms (default: none).
+        #[arg(long)]
+        valid_until: Option<u64>,
+    },
+    /// Revoke a key (signed by a key officer).
+    Revoke {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        pubkey: String,
+        #[arg(long)]
+        reason: String,
+        /// Unix ms since when the key is believed compromised: entries it
+        /// signed from then on are flagged by verifiers.
+        #[arg(long)]
+        compromised_since: Option<u64>,
+    },
+    /// Endorse an earlier entry as a second person (dual control).
+    Endorse {
+        #[arg(long)]
+        key: PathBuf,
+        /// The entry to endorse, by seq.
+        #[arg(long)]
+        seq: u64,
+        /// Capacity: key-officer, second-collector, custody-receiver, finance-reviewer, witness, ...
+        #[arg(long)]
+        capacity: String,
+    },
+    /// Record a correction of an earlier entry (nothing is edited).
+    Correct {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        seq: u64,
+        #[arg(long)]
+        field: String,
+        #[arg(long)]
+        value: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print the log's verifier key line.
+    Vkey,
+    /// Print the latest checkpoint note (or the one at --size), exactly.
+    Checkpoint {
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// JSON lines {"seq","hash","entry"}; --from and --to are inclusive.
+    Entries {
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// One entry, decoded.
+    Show { seq: u64 },
+    /// Inclusion and consistency proofs.
+    Prove {
+        #[command(subcommand)]
+        what: ProveCmd,
+    },
+    /// Re-check the whole ledger; exit 1 if invalid.
+    Verify,
+    /// Drop and rebuild every derived index from the log.
+    Reindex,
+    /// Drive real signed statements through the real write path.
+    Stress {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        clients: u64,
+    },
+    /// Cases.
+    Case {
+        #[command(subcommand)]
+        what: CaseCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProveCmd {
+    /// {"seq","size","leaf","proof"}
+    Inclusion {
+        seq: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// {"old","size","proof"}
+    Consistency {
+        old: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaseCmd {
+    /// Open a public-interest case (prosecutor).
+    Open {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long = "case")]
+        case_id: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "ecology")]
+        area: String,
+        #[arg(long, default_value = "")]
+        unit: String,
+    },
+}
+
+/// A failure with its exit code.
+pub struct Failure {
+    pub exit: u8,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Failure { exit: if e.is_refusal() { 2 } else { 3 }, code: e.code(), message: e.to_string() }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure { exit: 3, code: "io_error", message: e.to_string() }
+    }
+}
+
+fn refused(code: &'static str, message: impl Into<String>) -> Failure {
+    Failure { exit: 2, code, message: message.into() }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let json = std::env::args().any(|a| a == "--json");
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string();
+            if json {
+                eprintln!("{}", json!({"error": {"code": "invalid_argument", "message": first}}));
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PIL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.json;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if json {
+                eprintln!("{}", json!({"error": {"code": f.code, "message": f.message}}));
+            } else {
+                eprintln!("error [{}]: {}", f.code, f.message);
+            }
+            ExitCode::from(f.exit)
+        }
+    }
+}
+
+fn print_ack(json: bool, ack: &Ack) {
+    if json {
+        println!("{}", ack.to_json());
+    } else {
+        let mut extra = String::new();
+        for (k, v) in &ack.created {
+            extra.push_str(&format!(" {k}={v}"));
+        }
+        let dup = if ack.duplicate { " (already in the log)" } else { "" };
+        println!("appended seq {} hash {}{extra}{dup}; checkpoint size {}", ack.seq, hex::encode(ack.hash), ack.size);
+    }
+}
+
+fn hexes(v: &[Hash32]) -> Vec<String> {
+    v.iter().map(hex::encode).collect()
+}
+
+fn open_rw(data: &Path) -> Result<Ledger, Failure> {
+    Ok(Ledger::open(data, true)?)
+}
+
+fn open_ro(data: &Path) -> Result<Ledger, Failure> {
+    Ok(Ledger::open(data, false)?)
+}
+
+fn pubkey_arg(s: &str) -> Result<[u8; 32], Failure> {
+    keys::parse_public_hex(s).map_err(|e| refused("invalid_key", format!("--pubkey: {e}")))
+}
+
+fn entry_hash_at(l: &Ledger, seq: u64) -> Result<Hash32, Failure> {
+    let bytes = l.entry(seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {seq}")))?;
+    Ok(pil_ledger_core::hash::entry_hash(&bytes))
+}
+
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let data = cli.data.clone();
+    let json = cli.json;
+    match cli.cmd {
+        Cmd::Init { origin, holder, unit } => {
+            let l = Ledger::init(&data, &origin, &holder, &unit)?;
+            let v = l.vkey().to_vkey_string();
+            if json {
+                println!(
+                    "{}",
+                    json!({"vkey": v, "origin": origin, "data": data, "log_key_file": l.paths().log_key(), "officer_key_file": l.paths().officer_key()})
+                );
+            } else {
+                println!("{v}");
+            }
+            l.close();
+            Ok(0)
+        }
+        Cmd::Demo => demo(&data, json),
+        Cmd::Keygen { out } => {
+            let k = keys::generate();
+            if out.exists() {
+                return Err(refused("file_exists", format!("{} already exists; not overwriting a key", out.display())));
+            }
+            ledger::write_key_file(&out, &k)?;
+            let pk = hex::encode(k.verifying_key().as_bytes());
+            if json {
+                println!("{}", json!({"public_key": pk, "file": out}));
+            } else {
+                println!("{pk}");
+            }
+            Ok(0)
+        }
+        Cmd::Enroll { key, pubkey, holder, unit, roles, valid_from, valid_until } => {
+            let signer = ledger::read_key_file(&key)?;
+            let pk = pubkey_arg(&pubkey)?;
+            let l = open_rw(&data)?;
+            let body = Body::KeyEnrolled {
+                key: pk,
+                holder,
+                unit,
+                roles,
+                valid_from_ms: valid_from.unwrap_or_else(ledger::now_ms),
+                valid_until_ms: valid_until,
+            };
+            let ack = l.append_signed(&signer, "", body)?;
+            print_ack(json, &ack);
+            Ok(0)
+        }
+        Cmd::Revoke { key, pubkey, reason, compromised_since } => {
+            let signer = ledger::read_key_file(&key)?;
+            let pk = pubkey_arg(&pubkey)?;
+            let l = open_rw(&data)?;
+            let ack = l.append_signed(
+                &signer,
+                "",
+                Body::KeyRevoked { key: pk, reason, compromised_since_ms: compromised_since },
+            )?;
+            print_ack(json, &ack);
+            Ok(0)
+        }
+        Cmd::Endorse { key, seq, capacity } => {
+            let signer = ledger::read_key_file(&key)?;
+            let l = open_rw(&data)?;
+            let entry_hash = entry_hash_at(&l, seq)?;
+            let ack = l.append_signed(&signer, "", Body::Endorsed { entry_hash, capacity })?;
+            print_ack(json, &ack);
+            Ok(0)
+        }
+        Cmd::Correct { key, seq, field, value, reason } => {
+            let signer = ledger::read_key_file(&key)?;
+            let l = open_rw(&data)?;
+            let entry_hash = entry_hash_at(&l, seq)?;
+            let ack = l.append_signed(&signer, "", Body::Correction { entry_hash, field, value, reason })?;
+            print_ack(json, &ack);
+            Ok(0)
+        }
+        Cmd::Vkey => {
+            let l = open_ro(&data)?;
+            let v = l.vkey().to_vkey_string();
+            if json {
+                println!("{}", json!({"vkey": v}));
+            } else {
+                println!("{v}");
+            }
+            Ok(0)
+        }
+        Cmd::Checkpoint { size } => {
+            let l = open_ro(&data)?;
+            let note = match size {
+                None => l.head()?.checkpoint,
+                Some(n) => l
+                    .store()
+                    .checkpoint(n)
+                    .map_err(|e| Failure::from(LedgerError::from(e)))?
+                    .ok_or_else(|| refused("no_checkpoint", format!("no checkpoint was signed at size {n}")))?,
+            };
+            if json {
+                let cp = Checkpoint::open(note.as_bytes(), l.vkey()).map_err(|e| Failure {
+                    exit: 3,
+                    code: "checkpoint_signature_invalid",
+                    message: e.to_string(),
+                })?;
+                println!(
+                    "{}",
+                    json!({"checkpoint": note, "origin": cp.origin, "size": cp.size, "root": hex::encode(cp.root)})
+                );
+            } else {
+                print!("{note}");
+            }
+            Ok(0)
+        }
+        Cmd::Entries { from, to } => {
+            let l = open_ro(&data)?;
+            let size = l.head()?.size;
+            let from = from.unwrap_or(0);
+            let end = to.map_or(size, |t| t.saturating_add(1).min(size));
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(out.lock());
+            for r in l.store().entries(from, end) {
+                let (seq, bytes) = r.map_err(|e| Failure::from(LedgerError::from(e)))?;
+                let h = pil_ledger_core::hash::entry_hash(&bytes);
+                writeln!(out, "{}", json!({"seq": seq, "hash": hex::encode(h), "entry": hex::encode(&bytes)}))?;
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        Cmd::Show { seq } => {
+            let l = open_ro(&data)?;
+            let bytes = l.entry(seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {seq}")))?;
+            let e = Entry::from_bytes(&bytes).map_err(|e| Failure {
+                exit: 3,
+                code: "entry_not_canonical",
+                message: e.to_string(),
+            })?;
+            let mut v = pjson::entry_json(&e, &pil_ledger_core::hash::entry_hash(&bytes));
+            v["entry"] = json!(hex::encode(&bytes));
+            println!("{}", if json { v.to_string() } else { serde_json::to_string_pretty(&v).expect("json") });
+            Ok(0)
+        }
+        Cmd::Prove { what } => {
+            let l = open_ro(&data)?;
+            match what {
+                ProveCmd::Inclusion { seq, size } => {
+                    let (size, leaf, proof) = l.prove_inclusion(seq, size)?;
+                    println!(
+                        "{}",
+                        json!({"seq": seq, "size": size, "leaf": hex::encode(leaf), "proof": hexes(&proof)})
+                    );
+                }
+                ProveCmd::Consistency { old, size } => {
+                    let (size, proof) = l.prove_consistency(old, size)?;
+                    println!("{}", json!({"old": old, "size": size, "proof": hexes(&proof)}));
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Verify => {
+            let l = open_ro(&data)?;
+            let size = l.head()?.size;
+            let pb = progress_bar(size, "verify");
+            let verdict = l.verify(&|done, _| pb.set_position(done))?;
+            pb.finish_and_clear();
+            print_verdict(json, &verdict);
+            Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
+        }
+        Cmd::Reindex => {
+            let l = open_ro(&data)?;
+            let size = l.head()?.size;
+            let pb = progress_bar(size, "reindex");
+            let n = l.reindex(&|done, _| pb.set_position(done))?;
+            pb.finish_and_clear();
+            if json {
+                println!("{}", json!({"reindexed_records": n, "entries": size}));
+            } else {
+                println!("rebuilt {n} index records from {size} entries");
+            }
+            Ok(0)
+        }
+        Cmd::Stress { count, clients } => crate::stress::run(&data, count, clients, json),
+        Cmd::Case { what: CaseCmd::Open { key, case_id, title, area, unit } } => {
+            let signer = ledger::read_key_file(&key)?;
+            let l = open_rw(&data)?;
+            let ack = l.append_signed(&signer, &case_id, Body::CaseOpened { title, area, unit })?;
+            print_ack(json, &ack);
+            Ok(0)
+        }
+    }
+}
+
+fn print_verdict(json: bool, v: &LedgerVerdict) {
+    if json {
+        println!("{}", serde_json::to_string(v).expect("verdict serialises"));
+        return;
+    }
+    match v.first_bad_seq {
+        Some(s) => println!("{}: {} entries, first bad seq {s}", v.verdict.as_str(), v.entries),
+        None => println!("{}: {} entries, root {}", v.verdict.as_str(), v.entries, hex::encode(v.root)),
+    }
+    for r in &v.reasons {
+        let seq = r.seq.map_or(String::new(), |s| format!(" seq {s}"));
+        println!("  {:?} {}{seq}: {}", r.severity, r.code, r.message);
+    }
+    if v.more_reasons > 0 {
+        println!("  ... and {} more", v.more_reasons);
+    }
+}
+
+/// The README's first command: a small ledger, built and verified for real.
+fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
+    let paths = ledger::Paths::new(data);
+    let l = if paths.store().join("db").exists() {
+        eprintln!("demo: using the existing ledger at {}", data.display());
+        Ledger::open(data, true)?
+    } else {
+        let l = Ledger::init(
+            data,
+            "demo.pil-ledger.local/bj-procuratorate",
+            "Wang Wu (key officer)",
+            "Beijing No.4 Branch",
+        )?;
+        eprintln!("demo: new ledger at {}\n  verifier key: {}", data.display(), l.vkey().to_vkey_string());
+        l
+    };
+    let officer = ledger::read_key_file(&paths.officer_key())?;
+    let n = l.head()?.size;
+    let pros = keys::generate();
+    let assistant = keys::generate();
+    let mut acks = Vec::new();
+    acks.push(l.append_signed(
+        &officer,
+        "",
+        Body::KeyEnrolled {
+            key: pros.verifying_key().to_bytes(),
+            holder: format!("Li Si (prosecutor {n})"),
+            unit: "Beijing No.4 Branch, Public-Interest Litigation Dept.".into(),
+            roles: vec![Role::Prosecutor],
+            valid_from_ms: 0,
+            valid_until_ms: None,
+        },
+    )?);
+    acks.push(l.append_signed(
+        &officer,
+        "",
+        Body::KeyEnrolled {
+            key: assistant.verifying_key().to_bytes(),
+            holder: format!("Zhao Liu (assistant {n})"),
+            unit: "Beijing No.4 Branch, Public-Interest Litigation Dept.".into(),
+            roles: vec![Role::Assistant],
+            valid_from_ms: 0,
+            valid_until_ms: None,
+        },
+    )?);
+    let case_id = format!("（2026）京04民初{}号", 100 + n);
+    let opened = l.append_signed(
+        &pros,
+        &case_id,
+        Body::CaseOpened {
+            title: "Chaobai River illegal discharge".into(),
+            area: "ecology".into(),
+            unit: "Beijing No.4 Branch".into(),
+        },
+    )?;
+    acks.push(opened.clone());
+    acks.push(l.append_signed(
+        &assistant,
+        &case_id,
+        Body::Endorsed { entry_hash: opened.hash, capacity: "witness".into() },
+    )?);
+    for a in &acks {
+        print_ack(json, a);
+    }
+    let size = l.head()?.size;
+    let pb = progress_bar(size, "verify");
+    let verdict = l.verify(&|done, _| pb.set_position(done))?;
+    pb.finish_and_clear();
+    print_verdict(json, &verdict);
+    Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
+}

@@ -1,0 +1,10 @@
+//! pil-ledger: storage (sled), the single writer with group commit, the CLI
+//! and the stress driver, on top of `pil-ledger-core` (wire format, proofs,
+//! checkpoints, authority, verification).
+
+pub mod cli;
+pub mod ledger;
+pub mod store;
+pub mod stress;
+
+pub use pil_ledger_core as core;
