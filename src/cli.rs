@@ -449,8 +449,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Cmd::Verify => {
-            let l = open_ro(&data)?;
-            let size = l.head()?.size;
+            let l = Ledger::open_for_verify(&data)?;
+            let size = l.store().head().ok().flatten().map_or(0, |h| h.size);
             let pb = progress_bar(size, "verify");
             let verdict = l.verify(&|done, _| pb.set_position(done))?;
             pb.finish_and_clear();

@@ -291,6 +291,17 @@ impl Ledger {
     /// Open an existing ledger. O(log n): no replay, a cheap self-check of
     /// the head. With `writable`, loads the log key and starts the writer.
     pub fn open(dir: &Path, writable: bool) -> Result<Ledger, LedgerError> {
+        Self::open_inner(dir, writable, true)
+    }
+
+    /// Open read-only without the start-up self-check: for `verify`, which
+    /// must report a damaged ledger as invalid, with reasons, rather than
+    /// refuse to open it.
+    pub fn open_for_verify(dir: &Path) -> Result<Ledger, LedgerError> {
+        Self::open_inner(dir, false, false)
+    }
+
+    fn open_inner(dir: &Path, writable: bool, check: bool) -> Result<Ledger, LedgerError> {
         let paths = Paths::new(dir);
         if !paths.store().join("db").exists() {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
@@ -299,7 +310,7 @@ impl Ledger {
         let config = store.config()?.ok_or_else(|| LedgerError::NotALedger(dir.to_path_buf()))?;
         let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
         let vkey = NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
-        let head = self_check(store.as_ref(), &vkey)?;
+        let head = if check { Some(self_check(store.as_ref(), &vkey)?) } else { None };
         let writer = if writable {
             let log_key = read_key_file(&paths.log_key())?;
             if log_key.verifying_key().to_bytes() != config.log_key {
@@ -308,7 +319,7 @@ impl Ledger {
                     message: "this is not the ledger's log key".into(),
                 });
             }
-            Some(spawn_writer(store.clone(), config.clone(), log_key, Some(head)))
+            Some(spawn_writer(store.clone(), config.clone(), log_key, head))
         } else {
             None
         };
@@ -501,7 +512,10 @@ pub fn verify_store(
     }
     let mut verdict_extra = extra;
     // Stored Merkle nodes against the rebuilt tree.
+    // A node is attributed to the first leaf under it whose stored hash
+    // differs from the entry, else to the first leaf it covers.
     let tree = v.tree();
+    let mut bad_leaves: Vec<u64> = Vec::new();
     let mut level = 0u8;
     'levels: loop {
         let width = size >> level;
@@ -513,9 +527,14 @@ pub fn verify_store(
             match store.node(level, i)? {
                 Some(h) if h == want => {}
                 _ => {
+                    let (lo, hi) = (i << level, (i + 1) << level);
+                    let at = bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo);
+                    if level == 0 {
+                        bad_leaves.push(i);
+                    }
                     verdict_extra.push(Reason::error(
                         "merkle_node_mismatch",
-                        Some(i << level),
+                        Some(at),
                         format!("stored Merkle node ({level}, {i}) differs from the entries"),
                     ));
                     if verdict_extra.len() > verify::MAX_REASONS {

@@ -79,9 +79,10 @@ impl NoteVerifier {
     /// Parse a verifier key string, checking the key id against the key.
     pub fn parse(s: &str) -> Result<Self, NoteError> {
         let s = s.trim_end_matches(['\n', '\r']);
-        let mut parts = s.rsplitn(3, '+');
-        let (b64, id_hex, name) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(b), Some(i), Some(n)) => (b, i, n),
+        // Names never contain '+'; the base64 key may.
+        let mut parts = s.splitn(3, '+');
+        let (name, id_hex, b64) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(i), Some(b)) => (n, i, b),
             _ => return Err(NoteError::BadVerifierKey("want <name>+<keyid>+<key>")),
         };
         if !valid_name(name) {

@@ -287,6 +287,15 @@ fn note_refusals() {
 }
 
 #[test]
+fn verifier_keys_with_plus_in_base64_parse() {
+    for seed in 0u8..64 {
+        let k = SigningKey::from_bytes(&[seed; 32]);
+        let v = NoteVerifier::new("example.org/log", k.verifying_key()).unwrap();
+        assert_eq!(NoteVerifier::parse(&v.to_vkey_string()).unwrap(), v, "seed {seed}: {}", v.to_vkey_string());
+    }
+}
+
+#[test]
 fn testdata_copy_matches_shared() {
     // When ../shared/testdata is beside the checkout, our copy must equal it.
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");

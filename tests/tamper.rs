@@ -1,0 +1,212 @@
+//! Tamper drills: change one byte of a stored entry, an index, a Merkle node
+//! or a checkpoint, and `verify` (the real binary) must answer invalid, name
+//! the seq, and exit 1. Also: edit an exported copy and verify it offline.
+
+mod common;
+
+use common::{s, Env};
+use pil_ledger::store::SledStore;
+use pil_ledger_core::verify::LedgerVerifier;
+use serde_json::Value;
+
+/// A small ledger: genesis, prosecutor + assistant enrolments, 4 cases, an endorsement.
+fn build() -> Env {
+    let e = Env::new();
+    e.init();
+    let (p, _) = e.enroll("p.key", "prosecutor");
+    let (a, _) = e.enroll("a.key", "assistant");
+    for i in 0..4 {
+        e.run(&["case", "open", "--key", s(&p), "--case", &format!("C-{i}"), "--title", "river"]).ok();
+    }
+    e.run(&["endorse", "--key", s(&a), "--seq", "3", "--capacity", "witness"]).ok();
+    assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
+    e
+}
+
+fn with_raw<F: FnOnce(&sled::Db)>(e: &Env, f: F) {
+    let st = SledStore::open(&e.data().join("ledger")).unwrap();
+    f(st.raw());
+    st.raw().flush().unwrap();
+}
+
+fn entry_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![b'E'];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn verify_invalid(e: &Env) -> Value {
+    let r = e.run(&["--json", "verify"]);
+    assert_eq!(r.code, 1, "verify should say invalid: {} {}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["verdict"], "invalid");
+    v
+}
+
+fn has(v: &Value, code: &str, seq: Option<u64>) -> bool {
+    v["reasons"].as_array().unwrap().iter().any(|r| r["code"] == code && seq.is_none_or(|s| r["seq"] == s))
+}
+
+#[test]
+fn flipped_byte_in_a_signed_statement_is_caught_at_its_seq() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut v = db.get(entry_key(4)).unwrap().unwrap().to_vec();
+        let n = v.len();
+        v[n - 70] ^= 0x01; // inside the statement body, before the signature
+        db.insert(entry_key(4), v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert_eq!(v["first_bad_seq"], 4, "{v}");
+    assert!(has(&v, "signature_invalid", Some(4)) || has(&v, "statement_not_canonical", Some(4)), "{v}");
+    // the chain breaks at the next entry
+    assert!(has(&v, "chain_broken", Some(5)), "{v}");
+}
+
+#[test]
+fn flipped_signature_byte_is_caught() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut v = db.get(entry_key(2)).unwrap().unwrap().to_vec();
+        let n = v.len();
+        v[n - 1] ^= 0x80;
+        db.insert(entry_key(2), v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert_eq!(v["first_bad_seq"], 2);
+    assert!(has(&v, "signature_invalid", Some(2)), "{v}");
+}
+
+#[test]
+fn trailing_byte_on_an_entry_is_not_canonical() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut v = db.get(entry_key(5)).unwrap().unwrap().to_vec();
+        v.push(0);
+        db.insert(entry_key(5), v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "entry_not_canonical", Some(5)), "{v}");
+}
+
+#[test]
+fn tampered_last_entry_is_reported_not_a_crash() {
+    let e = build();
+    with_raw(&e, |db| {
+        let (k, v) = db.scan_prefix(b"E").last().unwrap().unwrap();
+        let mut v = v.to_vec();
+        v[20] ^= 1; // inside prev
+        db.insert(k, v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "chain_broken", Some(7)), "{v}");
+    // a normal open refuses the damaged ledger with a self-check error
+    let r = e.run(&["--json", "entries"]);
+    assert_eq!(r.code, 3);
+    assert_eq!(r.err_json()["error"]["code"], "self_check_failed");
+}
+
+#[test]
+fn index_record_tamper_is_caught_and_reindex_repairs_it() {
+    let e = build();
+    with_raw(&e, |db| {
+        // the case record for C-2 (opened at seq 5)
+        let mut k = vec![b'I', 4];
+        k.extend_from_slice(b"C-2");
+        let mut v = db.get(&k).unwrap().unwrap().to_vec();
+        let n = v.len();
+        v[n - 1] ^= 0x20;
+        db.insert(k, v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "index_mismatch", Some(5)), "{v}");
+    e.run(&["reindex"]).ok();
+    assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
+}
+
+#[test]
+fn extra_index_record_is_caught() {
+    let e = build();
+    with_raw(&e, |db| {
+        db.insert(b"I\x04forged-case", b"x".to_vec()).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "index_mismatch", None), "{v}");
+}
+
+#[test]
+fn merkle_node_tamper_is_caught() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut k = vec![b'N', 1];
+        k.extend_from_slice(&1u64.to_be_bytes()); // covers leaves 2..4
+        let mut v = db.get(&k).unwrap().unwrap().to_vec();
+        v[0] ^= 1;
+        db.insert(k, v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "merkle_node_mismatch", Some(2)), "{v}");
+}
+
+#[test]
+fn checkpoint_tamper_is_caught() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut k = vec![b'C'];
+        k.extend_from_slice(&4u64.to_be_bytes());
+        let note = String::from_utf8(db.get(&k).unwrap().unwrap().to_vec()).unwrap();
+        let forged = note.replacen("\n4\n", "\n5\n", 1);
+        db.insert(k, forged.into_bytes()).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "checkpoint_signature_invalid", None), "{v}");
+}
+
+#[test]
+fn rewritten_history_is_log_rewritten() {
+    // Two ledgers with the same keys cannot be made; instead, splice: keep
+    // every signature valid but replace a stored historic checkpoint with
+    // one the log key signed for a different tree of the same size.
+    let e = build();
+    let log_key = pil_ledger::ledger::read_key_file(&e.data().join("keys/log.key")).unwrap();
+    with_raw(&e, |db| {
+        let cp = pil_ledger_core::note::Checkpoint {
+            origin: "test.example/pil".into(),
+            size: 3,
+            root: [9; 32],
+            extensions: vec![],
+        };
+        let mut k = vec![b'C'];
+        k.extend_from_slice(&3u64.to_be_bytes());
+        db.insert(k, cp.sign(&log_key).unwrap().into_bytes()).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "log_rewritten", Some(2)), "{v}");
+}
+
+#[test]
+fn edited_export_is_caught_offline() {
+    let e = build();
+    let export = e.run(&["entries"]).ok().stdout;
+    let check = |text: &str| {
+        let mut v = LedgerVerifier::new();
+        for line in text.lines() {
+            let l: Value = serde_json::from_str(line).unwrap();
+            v.push(l["seq"].as_u64().unwrap(), &hex::decode(l["entry"].as_str().unwrap()).unwrap());
+        }
+        let note = e.run(&["checkpoint"]).ok().stdout;
+        v.finish(&[(note.into_bytes(), true)], None)
+    };
+    assert_eq!(check(&export).verdict.as_str(), "valid");
+    // flip one hex digit inside entry 6's statement
+    let mut lines: Vec<String> = export.lines().map(str::to_string).collect();
+    let mut l: Value = serde_json::from_str(&lines[6]).unwrap();
+    let mut bytes = hex::decode(l["entry"].as_str().unwrap()).unwrap();
+    bytes[100] ^= 0x04;
+    l["entry"] = Value::String(hex::encode(bytes));
+    lines[6] = l.to_string();
+    let verdict = check(&lines.join("\n"));
+    assert_eq!(verdict.verdict.as_str(), "invalid");
+    assert_eq!(verdict.first_bad_seq, Some(6));
+    assert!(verdict.reasons.iter().any(|r| r.code == "checkpoint_root_mismatch"));
+}
