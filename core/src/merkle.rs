@@ -196,20 +196,25 @@ fn inner_proof_size(index: u64, size: u64) -> usize {
 
 fn decomp_incl_proof(index: u64, size: u64) -> (usize, usize) {
     let inner = inner_proof_size(index, size);
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` can be 64 (a shift Go defines as 0 and Rust does not).
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     (inner, border)
 }
 
 fn chain_inner<H: TreeHasher>(h: &H, mut seed: Hash32, proof: &[Hash32], index: u64) -> Hash32 {
     for (i, p) in proof.iter().enumerate() {
-        seed = if (index >> i) & 1 == 0 { h.hash_children(&seed, p) } else { h.hash_children(p, &seed) };
+        seed = if index.checked_shr(i as u32).unwrap_or(0) & 1 == 0 {
+            h.hash_children(&seed, p)
+        } else {
+            h.hash_children(p, &seed)
+        };
     }
     seed
 }
 
 fn chain_inner_right<H: TreeHasher>(h: &H, mut seed: Hash32, proof: &[Hash32], index: u64) -> Hash32 {
     for (i, p) in proof.iter().enumerate() {
-        if (index >> i) & 1 == 1 {
+        if index.checked_shr(i as u32).unwrap_or(0) & 1 == 1 {
             seed = h.hash_children(p, &seed);
         }
     }
@@ -425,6 +430,16 @@ mod tests {
         for n in 0..=70u64 {
             assert_eq!(t.root_at(n).unwrap(), reference_root(&Blake3Tree, &ls[..n as usize]), "size {n}");
         }
+    }
+
+    #[test]
+    fn huge_sizes_do_not_overflow() {
+        // found by the verify_proof fuzz target: inner proof size 64
+        let leaf = [1u8; 32];
+        let r = root_from_inclusion_proof(&Blake3Tree, 0, u64::MAX, &leaf, &[]);
+        assert!(matches!(r, Err(ProofError::WrongLength { .. })));
+        let r = verify_consistency(&Blake3Tree, 1, u64::MAX, &leaf, &leaf, &[leaf; 3]);
+        assert!(r.is_err());
     }
 
     #[test]

@@ -1,0 +1,3 @@
+#![no_main]
+// Body in pil-ledger-core::fuzzing; also run as a test over fuzz/corpus/decode_statement.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pil_ledger_core::fuzzing::decode_statement(data));
