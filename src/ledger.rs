@@ -259,7 +259,20 @@ impl Ledger {
         valid_origin(origin)?;
         let paths = Paths::new(dir);
         if paths.store().exists() {
-            return Err(LedgerError::LedgerExists(dir.to_path_buf()));
+            // An init that died before its genesis was durable leaves a store
+            // with no config: nothing was ever acknowledged from it, so it
+            // and its never-used keys are cleared and init starts over.
+            let committed = SledStore::open(&paths.store())?.config()?.is_some();
+            if committed {
+                return Err(LedgerError::LedgerExists(dir.to_path_buf()));
+            }
+            tracing::warn!("clearing an unfinished init at {}", dir.display());
+            std::fs::remove_dir_all(paths.store())?;
+            for p in [paths.log_key(), paths.officer_key()] {
+                if p.exists() {
+                    std::fs::remove_file(p)?;
+                }
+            }
         }
         for p in [paths.log_key(), paths.officer_key()] {
             if p.exists() {

@@ -167,13 +167,20 @@ impl SledStore {
             .open()?;
         let log_file = File::open(dir.join("db"))?;
         let store = SledStore { db, dir: dir.to_path_buf(), log_file, synced_blobs: Mutex::new(HashSet::new()) };
-        // Blobs that exist now were made durable by the sync that acknowledged
-        // them, or belong to an unacknowledged write; sync them all once.
-        store.sync_files(true)?;
+        // Blobs that exist now were made durable before the commit that
+        // wrote them was acknowledged, or belong to a write that never was:
+        // remember them as seen rather than syncing them again.
+        if let Ok(rd) = std::fs::read_dir(store.dir.join("blobs")) {
+            let mut seen = store.synced_blobs.lock().expect("poisoned");
+            for e in rd.flatten() {
+                seen.insert(e.file_name());
+            }
+        }
+        File::open(&store.dir)?.sync_all()?;
         Ok(store)
     }
 
-    fn sync_files(&self, all: bool) -> Result<(), StoreError> {
+    fn sync_files(&self) -> Result<(), StoreError> {
         self.log_file.sync_data()?;
         let blobs = self.dir.join("blobs");
         if let Ok(rd) = std::fs::read_dir(&blobs) {
@@ -182,25 +189,22 @@ impl SledStore {
             for e in rd {
                 let e = e?;
                 let name = e.file_name();
-                if all || !seen.contains(&name) {
+                if !seen.contains(&name) {
                     File::open(e.path())?.sync_all()?;
                     seen.insert(name);
                     any = true;
                 }
             }
-            if any || all {
+            if any {
                 File::open(&blobs)?.sync_all()?;
             }
-        }
-        if all {
-            File::open(&self.dir)?.sync_all()?;
         }
         Ok(())
     }
 
     fn durable(&self) -> Result<(), StoreError> {
         self.db.flush()?;
-        self.sync_files(false)
+        self.sync_files()
     }
 
     /// Test and tamper-drill access to the raw tree.

@@ -108,6 +108,7 @@ pub fn run(data: &Path, count: u64, clients: u64, json: bool) -> Result<u8, Fail
         res
     });
     let elapsed = start.elapsed();
+    drop(writer); // the writer thread ends when its last handle is gone
     let mut lat: Vec<Duration> = Vec::new();
     for r in results {
         lat.extend(r?);

@@ -302,10 +302,49 @@ fn key_officer_dual_control() {
         "author_pending_endorsement",
     );
     let seq = ack["seq"].as_u64().unwrap().to_string();
+    // nor can an officer endorse a key enrolled in its own holder's name
+    let (o4, o4_pk) = e.keygen("o4.key");
+    let ack4 = e
+        .run(&[
+            "--json",
+            "enroll",
+            "--key",
+            s(&o),
+            "--pubkey",
+            &o4_pk,
+            "--holder",
+            "o2.key",
+            "--unit",
+            "u",
+            "--roles",
+            "key-officer",
+        ])
+        .ok()
+        .json();
+    let seq4 = ack4["seq"].as_u64().unwrap().to_string();
+    refused(&e, &["endorse", "--key", s(&o2), "--seq", &seq4, "--capacity", "key-officer"], "self_endorsement");
+    refused(
+        &e,
+        &["enroll", "--key", s(&o4), "--pubkey", &p2, "--holder", "Y", "--unit", "u", "--roles", "auditor"],
+        "author_pending_endorsement",
+    );
     // the enrolling officer cannot endorse its own enrolment
     refused(&e, &["endorse", "--key", s(&o), "--seq", &seq, "--capacity", "key-officer"], "self_endorsement");
     e.run(&["endorse", "--key", s(&o2), "--seq", &seq, "--capacity", "key-officer"]).ok();
     e.run(&["enroll", "--key", s(&o3), "--pubkey", &p2, "--holder", "Y", "--unit", "u", "--roles", "auditor"]).ok();
+    assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
+}
+
+#[test]
+fn unfinished_init_is_cleared_and_retried() {
+    let e = Env::new();
+    // what a crash between creating the store and committing genesis leaves
+    std::fs::create_dir_all(e.data().join("keys")).unwrap();
+    drop(pil_ledger::store::SledStore::open(&e.data().join("ledger")).unwrap());
+    std::fs::write(e.officer(), "stale").unwrap();
+    let r = e.run(&["--json", "entries"]);
+    assert_eq!(r.code, 2);
+    e.init();
     assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
 }
 

@@ -44,7 +44,10 @@ impl Ns {
 }
 
 const META_LOG_KEY: &[u8] = b"log_key";
-const META_KEY_OFFICERS: &[u8] = b"key_officers";
+/// Concatenated 32-byte keys of every key officer in effect (enrolled, not
+/// pending, not revoked); whether each is within its validity window is
+/// decided at the time of use.
+const META_OFFICERS: &[u8] = b"key_officers";
 
 /// Storage failure seen through an index read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -260,8 +263,29 @@ fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
-fn key_officers(view: &(impl IndexRead + ?Sized)) -> Result<u64, BackendError> {
-    Ok(view.get(Ns::Meta, META_KEY_OFFICERS)?.map_or(0, |b| be_u64(&b)))
+fn officer_list(view: &(impl IndexRead + ?Sized)) -> Result<Vec<PublicKey>, BackendError> {
+    let raw = view.get(Ns::Meta, META_OFFICERS)?.unwrap_or_default();
+    if raw.len() % 32 != 0 {
+        return Err(BackendError("corrupt key officer list".into()));
+    }
+    Ok(raw.chunks_exact(32).map(|c| c.try_into().expect("32")).collect())
+}
+
+fn officer_list_write(list: &[PublicKey]) -> IndexWrite {
+    IndexWrite { ns: Ns::Meta, key: META_OFFICERS.to_vec(), value: list.concat() }
+}
+
+/// Key officers in effect *and* within their validity window at `at_ms`.
+fn active_officers(view: &(impl IndexRead + ?Sized), at_ms: u64) -> Result<Vec<KeyRecord>, BackendError> {
+    let mut out = Vec::new();
+    for k in officer_list(view)? {
+        if let Some(r) = key_record(view, &k)? {
+            if check_authority(&r, Kind::KeyEnrolled, at_ms).is_ok() {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn roles_str(roles: &[Role]) -> String {
@@ -360,11 +384,7 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
             };
             out.writes.push(IndexWrite { ns: Ns::Key, key: officer.to_vec(), value: rec(&r) });
             out.writes.push(IndexWrite { ns: Ns::Meta, key: META_LOG_KEY.to_vec(), value: log_key.to_vec() });
-            out.writes.push(IndexWrite {
-                ns: Ns::Meta,
-                key: META_KEY_OFFICERS.to_vec(),
-                value: 1u64.to_be_bytes().to_vec(),
-            });
+            out.writes.push(officer_list_write(&[*officer]));
         }
         Body::KeyEnrolled { key, holder, unit, roles, valid_from_ms, valid_until_ms } => {
             keys::parse_public(key).map_err(|e| Refusal::InvalidKey(e.to_string()))?;
@@ -388,9 +408,10 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
             if valid_until_ms.is_some_and(|u| u <= *valid_from_ms) {
                 return Err(Refusal::InvalidValue("valid_until must be after valid_from".into()));
             }
-            let officers = key_officers(view)?;
+            // One key officer in effect: its enrolments take effect alone.
+            // Two or more: a new key officer waits for another's endorsement.
             let is_officer = roles.contains(&Role::KeyOfficer);
-            let pending = is_officer && officers >= 2;
+            let pending = is_officer && active_officers(view, c.recorded_at_ms)?.len() >= 2;
             let r = KeyRecord {
                 key: *key,
                 holder: holder.clone(),
@@ -407,11 +428,9 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
             out.writes.push(IndexWrite { ns: Ns::Key, key: key.to_vec(), value: rec(&r) });
             out.writes.push(enrolment_pointer(c.seq, key));
             if is_officer && !pending {
-                out.writes.push(IndexWrite {
-                    ns: Ns::Meta,
-                    key: META_KEY_OFFICERS.to_vec(),
-                    value: (officers + 1).to_be_bytes().to_vec(),
-                });
+                let mut list = officer_list(view)?;
+                list.push(*key);
+                out.writes.push(officer_list_write(&list));
             }
         }
         Body::KeyRevoked { key, reason, compromised_since_ms } => {
@@ -420,20 +439,18 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
             if r.revoked_seq.is_some() {
                 return Err(Refusal::AlreadyRevoked(hex::encode(key)));
             }
-            let active_officer = r.roles.contains(&Role::KeyOfficer) && !r.pending;
-            let officers = key_officers(view)?;
-            if active_officer && officers <= 1 {
+            // Never leave the ledger without a key officer able to act now.
+            let active = active_officers(view, c.recorded_at_ms)?;
+            if active.iter().all(|o| o.key == *key) && active.iter().any(|o| o.key == *key) {
                 return Err(Refusal::LastKeyOfficer);
             }
             r.revoked_seq = Some(c.seq);
             r.compromised_since_ms = *compromised_since_ms;
             out.writes.push(IndexWrite { ns: Ns::Key, key: key.to_vec(), value: rec(&r) });
-            if active_officer {
-                out.writes.push(IndexWrite {
-                    ns: Ns::Meta,
-                    key: META_KEY_OFFICERS.to_vec(),
-                    value: (officers - 1).to_be_bytes().to_vec(),
-                });
+            let list = officer_list(view)?;
+            if list.contains(key) {
+                let rest: Vec<PublicKey> = list.into_iter().filter(|k| k != key).collect();
+                out.writes.push(officer_list_write(&rest));
             }
         }
         Body::Endorsed { entry_hash, capacity } => {
@@ -463,14 +480,16 @@ pub fn apply(view: &(impl IndexRead + ?Sized), origin: &str, c: &Candidate<'_>) 
                 }
                 if let Some(mut pending) = find_enrolment(view, &target)? {
                     if pending.pending && pending.revoked_seq.is_none() {
+                        // Dual control: neither the enrolling officer nor
+                        // the person being enrolled may be the endorser.
+                        if pending.holder == me.holder {
+                            return Err(Refusal::SelfEndorsement);
+                        }
                         pending.pending = false;
-                        let officers = key_officers(view)?;
                         out.writes.push(IndexWrite { ns: Ns::Key, key: pending.key.to_vec(), value: rec(&pending) });
-                        out.writes.push(IndexWrite {
-                            ns: Ns::Meta,
-                            key: META_KEY_OFFICERS.to_vec(),
-                            value: (officers + 1).to_be_bytes().to_vec(),
-                        });
+                        let mut list = officer_list(view)?;
+                        list.push(pending.key);
+                        out.writes.push(officer_list_write(&list));
                     }
                 }
             }

@@ -358,7 +358,7 @@ impl LedgerVerifier {
 /// `keys::verify_many`, split over the available cores.
 pub fn verify_parallel(items: &[SigItem]) -> Vec<bool> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads <= 1 || items.len() < 256 {
+    if threads <= 1 || items.len() < 32 {
         return keys::verify_many(items);
     }
     let chunk = items.len().div_ceil(threads);
