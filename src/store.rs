@@ -101,8 +101,16 @@ pub trait Store: Send + Sync {
     fn index_all(&self) -> Result<Vec<IndexRecord>, StoreError>;
     /// Index records in `ns` whose key starts with `prefix`.
     fn index_scan(&self, ns: Ns, prefix: &[u8]) -> Result<KeyValues, StoreError>;
+    /// Atomically apply `c`: visible to reads at once, all or nothing after
+    /// a crash, but not yet durable.
+    fn apply(&self, c: Commit) -> Result<(), StoreError>;
+    /// Make everything applied so far durable.
+    fn sync(&self) -> Result<(), StoreError>;
     /// Atomically apply `c`, then make it durable before returning.
-    fn commit(&self, c: Commit) -> Result<(), StoreError>;
+    fn commit(&self, c: Commit) -> Result<(), StoreError> {
+        self.apply(c)?;
+        self.sync()
+    }
     /// Atomically replace every index record with `writes` (reindex), durably.
     fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError>;
     /// Bytes the engine occupies on disk.
@@ -161,7 +169,7 @@ impl SledStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            .mode(sled::Mode::HighThroughput)
+            .mode(sled::Mode::LowSpace)
             .flush_every_ms(None)
             .cache_capacity(256 * 1024 * 1024)
             .open()?;
@@ -203,8 +211,16 @@ impl SledStore {
     }
 
     fn durable(&self) -> Result<(), StoreError> {
+        let t = std::time::Instant::now();
         self.db.flush()?;
-        self.sync_files()
+        let t_flush = t.elapsed();
+        self.sync_files()?;
+        tracing::debug!(
+            flush_us = t_flush.as_micros() as u64,
+            fsync_us = (t.elapsed() - t_flush).as_micros() as u64,
+            "durable"
+        );
+        Ok(())
     }
 
     /// Test and tamper-drill access to the raw tree.
@@ -292,7 +308,7 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn commit(&self, c: Commit) -> Result<(), StoreError> {
+    fn apply(&self, c: Commit) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         for (seq, bytes) in c.entries {
             b.insert(&entry_key(seq), bytes);
@@ -312,7 +328,13 @@ impl Store for SledStore {
         if let Some(cfg) = c.config {
             b.insert(CONFIG_KEY, wire::encode(&cfg));
         }
+        let t = std::time::Instant::now();
         self.db.apply_batch(b)?;
+        tracing::debug!(apply_us = t.elapsed().as_micros() as u64, "apply_batch");
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
         self.durable()
     }
 
