@@ -61,6 +61,7 @@ impl LedgerError {
     pub fn code(&self) -> &'static str {
         match self {
             LedgerError::Refused(r) => r.code(),
+            LedgerError::Store(crate::store::StoreError::Busy(_)) => "ledger_busy",
             LedgerError::Store(_) => "storage_error",
             LedgerError::NotALedger(_) => "no_ledger",
             LedgerError::LedgerExists(_) => "ledger_exists",
@@ -463,11 +464,7 @@ impl Ledger {
             idx.put_all(&out.writes);
             progress(seq + 1, head.size);
         }
-        let writes: Vec<_> = idx
-            .map
-            .into_iter()
-            .map(|((ns, key), value)| state::IndexWrite { ns: state::Ns::from_u8(ns).expect("known ns"), key, value })
-            .collect();
+        let writes = idx.into_writes();
         let n = writes.len();
         self.store.replace_indexes(writes)?;
         Ok(n)
@@ -571,34 +568,48 @@ pub fn verify_store(
     // differs from the entry, else to the first leaf it covers.
     let tree = v.tree();
     let mut bad_leaves: Vec<u64> = Vec::new();
-    let mut level = 0u8;
-    'levels: loop {
-        let width = size >> level;
-        if width == 0 {
+    let width = |level: u8| if level < 64 { size >> level } else { 0 };
+    let mut node_reason = |level: u8, i: u64, what: &str, bad_leaves: &mut Vec<u64>| {
+        let span = 1u64.checked_shl(level as u32).unwrap_or(u64::MAX);
+        let (lo, hi) = (i.saturating_mul(span), (i + 1).saturating_mul(span));
+        let at = bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo);
+        if level == 0 {
+            bad_leaves.push(i);
+        }
+        if verdict_extra.len() <= verify::MAX_REASONS {
+            verdict_extra.push(Reason::error(
+                "merkle_node_mismatch",
+                Some(at),
+                format!("stored Merkle node ({level}, {i}) {what}"),
+            ));
+        }
+    };
+    // One ordered scan; nodes come level by level, so leaf mismatches are
+    // known before the parents that cover them.
+    let mut seen = vec![0u64; 65];
+    for r in store.nodes() {
+        let (level, i, h) = r?;
+        match tree.get(level, i) {
+            Some(want) if i < width(level) => {
+                seen[level as usize] += 1;
+                if h != want {
+                    node_reason(level, i, "differs from the entries", &mut bad_leaves);
+                }
+            }
+            _ => node_reason(level, i, "is not derivable from the entries", &mut bad_leaves),
+        }
+    }
+    for level in 0..64u8 {
+        if width(level) == 0 {
             break;
         }
-        for i in 0..width {
-            let want = tree.get(level, i).expect("rebuilt tree holds every complete subtree");
-            match store.node(level, i)? {
-                Some(h) if h == want => {}
-                _ => {
-                    let (lo, hi) = (i << level, (i + 1) << level);
-                    let at = bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo);
-                    if level == 0 {
-                        bad_leaves.push(i);
-                    }
-                    verdict_extra.push(Reason::error(
-                        "merkle_node_mismatch",
-                        Some(at),
-                        format!("stored Merkle node ({level}, {i}) differs from the entries"),
-                    ));
-                    if verdict_extra.len() > verify::MAX_REASONS {
-                        break 'levels;
-                    }
+        if seen[level as usize] != width(level) {
+            for i in 0..width(level) {
+                if store.node(level, i)?.is_none() {
+                    node_reason(level, i, "is missing", &mut bad_leaves);
                 }
             }
         }
-        level += 1;
     }
     if let Some(h) = &head {
         if h.root != tree.root() || (size > 0 && h.last_hash != tree.get(0, size - 1).unwrap_or_default()) {
@@ -611,27 +622,36 @@ pub fn verify_store(
     }
     // Stored indexes against the rebuild.
     let rebuilt = v.index();
-    let stored: std::collections::BTreeMap<(u8, Vec<u8>), Vec<u8>> =
-        store.index_all()?.into_iter().map(|(ns, k, v)| ((ns, k), v)).collect();
+    let stored = store.index_all()?;
     let mut index_reasons = Vec::new();
-    let keys: std::collections::BTreeSet<&(u8, Vec<u8>)> = stored.keys().chain(rebuilt.map.keys()).collect();
-    for key in keys {
-        let (ns, k) = key;
-        let how = match (stored.get(key), rebuilt.map.get(key)) {
-            (Some(a), Some(b)) if a == b => continue,
-            (Some(_), Some(_)) => "differs from",
-            (Some(_), None) => "is not derivable from",
-            (None, Some(_)) => "is missing, derived from",
-            (None, None) => continue,
-        };
-        let seq = rebuilt.map.get(key).or(stored.get(key)).and_then(|v| state::index_record_seq(*ns, k, v));
-        index_reasons.push(Reason::error(
-            "index_mismatch",
-            seq,
-            format!("index record ({}, {}) {how} the log; run reindex", state::ns_name(*ns), hex::encode(k)),
-        ));
-        if index_reasons.len() >= verify::MAX_REASONS {
-            break;
+    let mut note = |ns: u8, key: &[u8], value: Option<&Vec<u8>>, how: &str| {
+        if index_reasons.len() < verify::MAX_REASONS {
+            let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
+            index_reasons.push(Reason::error(
+                "index_mismatch",
+                seq,
+                format!("index record ({}, {}) {how} the log; run reindex", state::ns_name(ns), hex::encode(key)),
+            ));
+        }
+    };
+    let mut matched = 0usize;
+    for (ns, k, v) in &stored {
+        match rebuilt.get_raw(*ns, k) {
+            Some(want) if want == v => matched += 1,
+            Some(want) => {
+                matched += 1;
+                note(*ns, k, Some(want), "differs from");
+            }
+            None => note(*ns, k, None, "is not derivable from"),
+        }
+    }
+    if matched != rebuilt.len() {
+        let have: std::collections::HashSet<(u8, &[u8])> =
+            stored.iter().map(|(ns, k, _)| (*ns, k.as_slice())).collect();
+        for (ns, k, v) in rebuilt.iter() {
+            if !have.contains(&(ns, k.as_slice())) {
+                note(ns, k, Some(v), "is missing, derived from");
+            }
         }
     }
     verdict_extra.extend(index_reasons);

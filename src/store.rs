@@ -39,6 +39,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("storage is corrupt: {0}")]
     Corrupt(String),
+    #[error("the ledger at {0} is in use by another process (one writer at a time)")]
+    Busy(PathBuf),
 }
 
 impl From<StoreError> for BackendError {
@@ -81,6 +83,8 @@ pub type IndexRecord = (u8, Vec<u8>, Vec<u8>);
 /// `(key, value)` pairs.
 pub type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
 
+pub type NodeIter<'a> = Box<dyn Iterator<Item = Result<(u8, u64, Hash32), StoreError>> + 'a>;
+
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + 'a>;
 
 /// What the ledger needs from a storage engine. Atomic and durable
@@ -93,6 +97,8 @@ pub trait Store: Send + Sync {
     /// Entries with `from <= seq < to`, in order.
     fn entries(&self, from: u64, to: u64) -> EntryIter<'_>;
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash32>, StoreError>;
+    /// Every stored Merkle node, ascending by (level, index).
+    fn nodes(&self) -> NodeIter<'_>;
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError>;
     /// Every stored checkpoint, ascending by size.
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError>;
@@ -167,12 +173,26 @@ impl SledStore {
     /// Open (or create) the store in `dir`. sled takes an exclusive lock: a
     /// second process opening the same ledger gets an error, not a race.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::LowSpace)
-            .flush_every_ms(None)
-            .cache_capacity(256 * 1024 * 1024)
-            .open()?;
+        // A process that has just closed the ledger may hold sled's file
+        // lock for a moment longer; wait briefly rather than fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let db = loop {
+            let r = sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::LowSpace)
+                .flush_every_ms(None)
+                .cache_capacity(256 * 1024 * 1024)
+                .open();
+            match r {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() > deadline {
+                        return Err(StoreError::Busy(dir.to_path_buf()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let log_file = File::open(dir.join("db"))?;
         let store = SledStore { db, dir: dir.to_path_buf(), log_file, synced_blobs: Mutex::new(HashSet::new()) };
         // Blobs that exist now were made durable before the commit that
@@ -257,6 +277,17 @@ impl Store for SledStore {
             None => Ok(None),
             Some(v) => Ok(Some(v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?)),
         }
+    }
+
+    fn nodes(&self) -> NodeIter<'_> {
+        Box::new(self.db.scan_prefix(b"N").map(|r| {
+            let (k, v) = r?;
+            if k.len() != 10 {
+                return Err(StoreError::Corrupt("bad node key".into()));
+            }
+            let h: Hash32 = v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?;
+            Ok((k[1], be(&k[2..])?, h))
+        }))
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {

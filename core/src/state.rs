@@ -7,7 +7,7 @@
 //! Signatures are checked before `apply` (in batches); `apply` is pure with
 //! respect to its view: it reads, and returns writes; it never mutates.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use bincode::{Decode, Encode};
 
@@ -582,23 +582,50 @@ pub fn index_record_seq(ns: u8, key: &[u8], value: &[u8]) -> Option<u64> {
     }
 }
 
-/// An index held in memory (verify, tests, rebuilds).
+/// An index held in memory (verify, tests, rebuilds): one hash map per
+/// namespace, so lookups by `&[u8]` neither allocate nor compare keys in
+/// order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemIndex {
-    pub map: BTreeMap<(u8, Vec<u8>), Vec<u8>>,
+    by_ns: [HashMap<Vec<u8>, Vec<u8>>; 8],
 }
 
 impl MemIndex {
     pub fn put_all(&mut self, writes: &[IndexWrite]) {
         for w in writes {
-            self.map.insert((w.ns as u8, w.key.clone()), w.value.clone());
+            self.by_ns[w.ns as usize].insert(w.key.clone(), w.value.clone());
         }
+    }
+    /// A record by raw namespace byte.
+    pub fn get_raw(&self, ns: u8, key: &[u8]) -> Option<&Vec<u8>> {
+        self.by_ns.get(ns as usize).and_then(|m| m.get(key))
+    }
+    /// Every record, in no particular order: `(namespace, key, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, &Vec<u8>, &Vec<u8>)> {
+        self.by_ns.iter().enumerate().flat_map(|(ns, m)| m.iter().map(move |(k, v)| (ns as u8, k, v)))
+    }
+    pub fn len(&self) -> usize {
+        self.by_ns.iter().map(HashMap::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// All records as writes.
+    pub fn into_writes(self) -> Vec<IndexWrite> {
+        let mut out = Vec::with_capacity(self.len());
+        for (ns, m) in self.by_ns.into_iter().enumerate() {
+            let ns = Ns::from_u8(ns as u8);
+            for (key, value) in m {
+                out.push(IndexWrite { ns: ns.expect("only known namespaces are written"), key, value });
+            }
+        }
+        out
     }
 }
 
 impl IndexRead for MemIndex {
     fn get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(self.map.get(&(ns as u8, key.to_vec())).cloned())
+        Ok(self.by_ns[ns as usize].get(key).cloned())
     }
 }
 

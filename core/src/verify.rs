@@ -102,6 +102,7 @@ pub struct LedgerVerifier {
     tree: MemTree<Blake3Tree>,
     index: MemIndex,
     sigs: Vec<(u64, SigItem)>,
+    pool: SigPool,
     reasons: Vec<Reason>,
     more_reasons: u64,
     first_bad: Option<u64>,
@@ -127,6 +128,7 @@ impl LedgerVerifier {
             tree: MemTree::new(Blake3Tree),
             index: MemIndex::default(),
             sigs: Vec::new(),
+            pool: SigPool::new(),
             reasons: Vec::new(),
             more_reasons: 0,
             first_bad: None,
@@ -225,21 +227,22 @@ impl LedgerVerifier {
         self.by_author.entry(st.author).or_default().push((pos, entry.recorded_at_ms));
     }
 
+    /// Hand the pending signatures to the pool; they are checked on other
+    /// cores while this thread goes on decoding and applying rules.
     fn flush_sigs(&mut self) {
-        if self.sigs.is_empty() {
-            return;
+        if !self.sigs.is_empty() {
+            self.pool.submit(std::mem::take(&mut self.sigs));
         }
-        let items: Vec<SigItem> = self.sigs.iter().map(|(_, i)| *i).collect();
-        let ok = verify_parallel(&items);
-        let sigs = std::mem::take(&mut self.sigs);
-        for ((seq, _), good) in sigs.iter().zip(ok) {
-            if !good {
-                self.report(Reason::error(
-                    "signature_invalid",
-                    Some(*seq),
-                    "author signature does not verify (verify_strict)",
-                ));
-            }
+    }
+
+    fn collect_sigs(&mut self) {
+        self.flush_sigs();
+        for seq in self.pool.finish() {
+            self.report(Reason::error(
+                "signature_invalid",
+                Some(seq),
+                "author signature does not verify (verify_strict)",
+            ));
         }
     }
 
@@ -297,7 +300,7 @@ impl LedgerVerifier {
     /// `trusted` is the verifier key the caller trusts; if it differs from the
     /// genesis entry's, that is reported.
     pub fn finish(&mut self, checkpoints: &[(Vec<u8>, bool)], trusted: Option<&NoteVerifier>) -> LedgerVerdict {
-        self.flush_sigs();
+        self.collect_sigs();
         if self.tree.size() == 0 {
             self.report(Reason::error("empty_ledger", None, "the ledger has no entries, not even a genesis"));
         }
@@ -331,8 +334,8 @@ impl LedgerVerifier {
 
     fn compromise_warnings(&mut self) {
         let mut found = Vec::new();
-        for ((ns, _), v) in self.index.map.iter() {
-            if *ns != Ns::Key as u8 {
+        for (ns, _, v) in self.index.iter() {
+            if ns != Ns::Key as u8 {
                 continue;
             }
             let Ok(rec) = crate::wire::decode_canonical::<state::KeyRecord>(v, crate::wire::MAX_ENTRY_BYTES) else {
@@ -366,4 +369,54 @@ pub fn verify_parallel(items: &[SigItem]) -> Vec<bool> {
         let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || keys::verify_many(c))).collect();
         handles.into_iter().flat_map(|h| h.join().expect("verifier thread panicked")).collect()
     })
+}
+
+/// Signature checks on worker threads (one per core), fed in chunks; the
+/// result is the seqs whose signatures failed.
+type SigChunk = Vec<(u64, SigItem)>;
+
+struct SigPool {
+    workers: Vec<(std::sync::mpsc::Sender<SigChunk>, std::thread::JoinHandle<Vec<u64>>)>,
+    next: usize,
+}
+
+impl SigPool {
+    fn new() -> Self {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let workers = (0..n)
+            .map(|_| {
+                let (tx, rx) = std::sync::mpsc::channel::<SigChunk>();
+                let h = std::thread::spawn(move || {
+                    let mut bad = Vec::new();
+                    for chunk in rx {
+                        let items: Vec<SigItem> = chunk.iter().map(|(_, i)| *i).collect();
+                        for ((seq, _), ok) in chunk.iter().zip(keys::verify_many(&items)) {
+                            if !ok {
+                                bad.push(*seq);
+                            }
+                        }
+                    }
+                    bad
+                });
+                (tx, h)
+            })
+            .collect();
+        SigPool { workers, next: 0 }
+    }
+
+    fn submit(&mut self, chunk: Vec<(u64, SigItem)>) {
+        let i = self.next % self.workers.len();
+        self.next += 1;
+        self.workers[i].0.send(chunk).expect("signature worker alive");
+    }
+
+    fn finish(&mut self) -> Vec<u64> {
+        let mut bad = Vec::new();
+        for (tx, h) in std::mem::take(&mut self.workers) {
+            drop(tx);
+            bad.extend(h.join().expect("signature worker panicked"));
+        }
+        bad.sort_unstable();
+        bad
+    }
 }

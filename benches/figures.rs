@@ -1,0 +1,222 @@
+//! System figures, each beside the raw limit measured in the same run
+//! (DESIGN §8): durable appends/s vs one-core verify_strict/s, ack latency at
+//! light load, open time of a big ledger vs a 1k one, full verify rate vs raw
+//! batch verification, disk bytes per entry vs canonical bytes.
+//!
+//! `cargo bench --bench figures` (PIL_BENCH_BIG=1000000 for the 1M figure;
+//! default 100000).
+
+use std::time::{Duration, Instant};
+
+use pil_ledger::ledger::{self, Ledger};
+use pil_ledger::store::Store;
+use pil_ledger_core::authority::Role;
+use pil_ledger_core::keys::{self, SigItem};
+use pil_ledger_core::wire::Body;
+
+fn raw_batch_per_sec(dur: Duration) -> f64 {
+    let its: Vec<SigItem> = (0..64u8)
+        .map(|i| {
+            let k = ed25519_dalek::SigningKey::from_bytes(&[i; 32]);
+            let digest = pil_ledger_core::hash::statement_digest(&[i]);
+            let signature = ed25519_dalek::Signer::sign(&k, &digest).to_bytes();
+            SigItem { author: k.verifying_key().to_bytes(), digest, signature }
+        })
+        .collect();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < dur {
+        assert!(keys::batch_verify_raw(&its));
+        n += 64;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn raw_fsync_per_sec(dir: &std::path::Path) -> f64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("fsync-probe")).unwrap();
+    let start = Instant::now();
+    let mut n = 0;
+    while n < 300 {
+        f.write_all(&[0u8; 512]).unwrap();
+        f.sync_data().unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn enroll(l: &Ledger, officer: &ed25519_dalek::SigningKey, n: usize) -> Vec<ed25519_dalek::SigningKey> {
+    (0..n)
+        .map(|i| {
+            let k = keys::generate();
+            l.append_signed(
+                officer,
+                "",
+                Body::KeyEnrolled {
+                    key: k.verifying_key().to_bytes(),
+                    holder: format!("P{i}"),
+                    unit: "U".into(),
+                    roles: vec![Role::Prosecutor],
+                    valid_from_ms: 0,
+                    valid_until_ms: None,
+                },
+            )
+            .unwrap();
+            k
+        })
+        .collect()
+}
+
+/// Append `n` pre-signed statements from `clients` concurrent clients;
+/// returns (entries/s, latencies).
+fn load(l: &Ledger, keys: &[ed25519_dalek::SigningKey], n: usize, clients: usize, tag: &str) -> (f64, Vec<Duration>) {
+    let stmts: Vec<(Vec<u8>, [u8; 64])> = (0..n)
+        .map(|i| {
+            ledger::sign_statement(
+                l.origin(),
+                &keys[i % keys.len()],
+                &format!("{tag}-{i}"),
+                Body::CaseOpened { title: "bench".into(), area: "ecology".into(), unit: "u".into() },
+            )
+        })
+        .collect();
+    let w = l.writer().unwrap().clone();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let start = Instant::now();
+    let lat = rt.block_on(async {
+        let mut per_client: Vec<Vec<(Vec<u8>, [u8; 64])>> = vec![Vec::new(); clients];
+        for (i, s) in stmts.into_iter().enumerate() {
+            per_client[i % clients].push(s);
+        }
+        let mut tasks = Vec::new();
+        for mine in per_client {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for (st, sig) in mine {
+                    let t = Instant::now();
+                    w.append(st, sig).await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    (n as f64 / start.elapsed().as_secs_f64(), lat)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_secs_f64() * 1e3
+}
+
+/// Median over 15 opens of (sled's own recovery, our whole open).
+fn median_open(dir: &std::path::Path) -> (f64, f64) {
+    let mut sled_ms: Vec<f64> = Vec::new();
+    let mut all_ms: Vec<f64> = Vec::new();
+    for _ in 0..15 {
+        let s = Instant::now();
+        drop(pil_ledger::store::SledStore::open(&dir.join("ledger")).unwrap());
+        sled_ms.push(s.elapsed().as_secs_f64() * 1e3);
+        let s = Instant::now();
+        let l = Ledger::open(dir, false).unwrap();
+        all_ms.push(s.elapsed().as_secs_f64() * 1e3);
+        drop(l);
+    }
+    sled_ms.sort_by(f64::total_cmp);
+    all_ms.sort_by(f64::total_cmp);
+    (sled_ms[7], all_ms[7])
+}
+
+fn main() {
+    // cargo bench passes --bench; ignore arguments.
+    let big: usize = std::env::var("PIL_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let tmp = tempfile::tempdir().unwrap();
+    println!("pil-ledger figures (2-core machine); raw limits measured in this same run");
+    let raw_strict = pil_ledger::stress::raw_verify_strict_per_sec(Duration::from_secs(1));
+    let raw_batch = raw_batch_per_sec(Duration::from_secs(1));
+    let raw_fsync = raw_fsync_per_sec(tmp.path());
+    println!("raw: verify_strict {raw_strict:.0}/s (1 core); batch verify {raw_batch:.0} sig/s (1 core); fdatasync {raw_fsync:.0}/s");
+
+    // 1-2: throughput and light-load latency on a small ledger
+    let small = tmp.path().join("small");
+    let l = Ledger::init(&small, "bench.example/pil", "Officer", "Unit").unwrap();
+    let officer = ledger::read_key_file(&l.paths().officer_key()).unwrap();
+    let ks = enroll(&l, &officer, 64);
+    let (_, mut light) = load(&l, &ks, 1000, 1, "light");
+    println!(
+        "ack latency, 1 client (proof included): p50 {:.2} ms, p99 {:.2} ms  (raw fdatasync {:.2} ms)",
+        pct(&mut light, 0.5),
+        pct(&mut light, 0.99),
+        1e3 / raw_fsync
+    );
+    let (rate, mut lat) = load(&l, &ks, 20_000, 256, "load");
+    println!(
+        "durable appends, full checks, 256 clients, pre-signed: {rate:.0}/s = {:.2}x raw 1-core verify_strict (p50 {:.1} ms, p99 {:.1} ms)",
+        rate / raw_strict,
+        pct(&mut lat, 0.5),
+        pct(&mut lat, 0.99)
+    );
+    let head = l.head().unwrap();
+    let canon: u64 = l.store().entries(0, head.size).map(|r| r.unwrap().1.len() as u64).sum();
+    let disk = l.store().disk_bytes().unwrap();
+    println!(
+        "disk: {:.0} bytes/entry on disk vs {:.0} canonical bytes/entry ({:.1}x), {} entries",
+        disk as f64 / head.size as f64,
+        canon as f64 / head.size as f64,
+        disk as f64 / canon as f64,
+        head.size
+    );
+    l.close();
+
+    // 3: open time, 1k vs big
+    let k1 = tmp.path().join("k1");
+    {
+        let l = Ledger::init(&k1, "bench.example/pil", "Officer", "Unit").unwrap();
+        let officer = ledger::read_key_file(&l.paths().officer_key()).unwrap();
+        let ks = enroll(&l, &officer, 8);
+        load(&l, &ks, 1000 - 9, 64, "k1");
+        l.close();
+    }
+    let bigdir = tmp.path().join("big");
+    {
+        let l = Ledger::init(&bigdir, "bench.example/pil", "Officer", "Unit").unwrap();
+        let officer = ledger::read_key_file(&l.paths().officer_key()).unwrap();
+        let ks = enroll(&l, &officer, 64);
+        let mut done = 65;
+        while done < big {
+            let n = (big - done).min(50_000);
+            load(&l, &ks, n, 256, &format!("big{done}"));
+            done += n;
+            eprintln!("  built {done}/{big}");
+        }
+        l.close();
+    }
+    let ((s1, o1), (sb, ob)) = (median_open(&k1), median_open(&bigdir));
+    println!(
+        "open: 1k entries {o1:.2} ms, {big} entries {ob:.2} ms = {:.2}x; of which sled's own recovery {s1:.2} ms vs {sb:.2} ms, our self-check {:.2} ms vs {:.2} ms = {:.2}x",
+        ob / o1,
+        o1 - s1,
+        ob - sb,
+        (ob - sb) / (o1 - s1).max(1e-3)
+    );
+
+    // 4: full verify rate vs raw batch verification
+    let l = Ledger::open(&bigdir, false).unwrap();
+    let s = Instant::now();
+    let v = l.verify(&|_, _| {}).unwrap();
+    let secs = s.elapsed().as_secs_f64();
+    assert_eq!(v.verdict.as_str(), "valid");
+    let vr = v.entries as f64 / secs;
+    println!(
+        "full verify: {} entries in {secs:.2} s = {vr:.0} entries/s = {:.2}x raw 1-core batch verify ({:.2}x raw 1-core verify_strict)",
+        v.entries,
+        vr / raw_batch,
+        vr / raw_strict
+    );
+}
