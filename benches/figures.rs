@@ -52,14 +52,7 @@ fn enroll(l: &Ledger, officer: &ed25519_dalek::SigningKey, n: usize) -> Vec<ed25
             l.append_signed(
                 officer,
                 "",
-                Body::KeyEnrolled {
-                    key: k.verifying_key().to_bytes(),
-                    holder: format!("P{i}"),
-                    unit: "U".into(),
-                    roles: vec![Role::Prosecutor],
-                    valid_from_ms: 0,
-                    valid_until_ms: None,
-                },
+                Body::enrol(k.verifying_key().to_bytes(), format!("P{i}"), "U", vec![Role::Prosecutor]),
             )
             .unwrap();
             k

@@ -50,14 +50,7 @@ fn hot_paths(c: &mut Criterion) {
         claimed_at_ms: 1,
         nonce: [4; 16],
         case_id: "（2026）京04民初1号".into(),
-        body: Body::KeyEnrolled {
-            key: [5; 32],
-            holder: "Zhang San".into(),
-            unit: "Beijing No.4 Branch".into(),
-            roles: vec![Role::Prosecutor, Role::Custodian],
-            valid_from_ms: 0,
-            valid_until_ms: None,
-        },
+        body: Body::enrol([5; 32], "Zhang San", "Beijing No.4 Branch", vec![Role::Prosecutor, Role::Custodian]),
     };
     let bytes = st.to_bytes();
     g.throughput(Throughput::Elements(1));
@@ -81,19 +74,7 @@ fn durable_append(c: &mut Criterion) {
     let l = Ledger::init(tmp.path(), "bench.example/pil", "Officer", "Unit").unwrap();
     let officer = ledger::read_key_file(&l.paths().officer_key()).unwrap();
     let p = keys::generate();
-    l.append_signed(
-        &officer,
-        "",
-        Body::KeyEnrolled {
-            key: p.verifying_key().to_bytes(),
-            holder: "P".into(),
-            unit: "U".into(),
-            roles: vec![Role::Prosecutor],
-            valid_from_ms: 0,
-            valid_until_ms: None,
-        },
-    )
-    .unwrap();
+    l.append_signed(&officer, "", Body::enrol(p.verifying_key().to_bytes(), "P", "U", vec![Role::Prosecutor])).unwrap();
     let mut g = c.benchmark_group("ledger");
     g.sample_size(30);
     let mut i = 0u64;

@@ -500,6 +500,8 @@ fn print_verdict(json: bool, v: &LedgerVerdict) {
 }
 
 /// The README's first command: a small ledger, built and verified for real.
+const UNIT: &str = "Beijing No.4 Branch, Public-Interest Litigation Dept.";
+
 fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
     let paths = ledger::Paths::new(data);
     let l = if paths.store().join("db").exists() {
@@ -523,26 +525,17 @@ fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
     acks.push(l.append_signed(
         &officer,
         "",
-        Body::KeyEnrolled {
-            key: pros.verifying_key().to_bytes(),
-            holder: format!("Li Si (prosecutor {n})"),
-            unit: "Beijing No.4 Branch, Public-Interest Litigation Dept.".into(),
-            roles: vec![Role::Prosecutor],
-            valid_from_ms: 0,
-            valid_until_ms: None,
-        },
+        Body::enrol(pros.verifying_key().to_bytes(), format!("Li Si (prosecutor {n})"), UNIT, vec![Role::Prosecutor]),
     )?);
     acks.push(l.append_signed(
         &officer,
         "",
-        Body::KeyEnrolled {
-            key: assistant.verifying_key().to_bytes(),
-            holder: format!("Zhao Liu (assistant {n})"),
-            unit: "Beijing No.4 Branch, Public-Interest Litigation Dept.".into(),
-            roles: vec![Role::Assistant],
-            valid_from_ms: 0,
-            valid_until_ms: None,
-        },
+        Body::enrol(
+            assistant.verifying_key().to_bytes(),
+            format!("Zhao Liu (assistant {n})"),
+            UNIT,
+            vec![Role::Assistant],
+        ),
     )?);
     let case_id = format!("（2026）京04民初{}号", 100 + n);
     let opened = l.append_signed(

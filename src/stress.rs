@@ -57,14 +57,12 @@ pub fn run(data: &Path, count: u64, clients: u64, json: bool) -> Result<u8, Fail
     let mut keys = Vec::new();
     for i in 0..clients {
         let k = pil_ledger_core::keys::generate();
-        let body = Body::KeyEnrolled {
-            key: k.verifying_key().to_bytes(),
-            holder: format!("Stress Prosecutor {i}"),
-            unit: "stress".into(),
-            roles: vec![Role::Prosecutor],
-            valid_from_ms: 0,
-            valid_until_ms: None,
-        };
+        let body = Body::enrol(
+            k.verifying_key().to_bytes(),
+            format!("Stress Prosecutor {i}"),
+            "stress",
+            vec![Role::Prosecutor],
+        );
         let ack = ledger.append_signed(&officer, "", body)?;
         emit(&out, &ack);
         keys.push(k);

@@ -17,19 +17,7 @@ fn setup() -> (tempfile::TempDir, Ledger, ed25519_dalek::SigningKey) {
     let l = Ledger::init(tmp.path(), "refusals.example/pil", "Officer", "Unit").unwrap();
     let officer = ledger::read_key_file(&l.paths().officer_key()).unwrap();
     let p = keys::generate();
-    l.append_signed(
-        &officer,
-        "",
-        Body::KeyEnrolled {
-            key: p.verifying_key().to_bytes(),
-            holder: "P".into(),
-            unit: "U".into(),
-            roles: vec![Role::Prosecutor],
-            valid_from_ms: 0,
-            valid_until_ms: None,
-        },
-    )
-    .unwrap();
+    l.append_signed(&officer, "", Body::enrol(p.verifying_key().to_bytes(), "P", "U", vec![Role::Prosecutor])).unwrap();
     (tmp, l, p)
 }
 

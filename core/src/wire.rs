@@ -124,6 +124,18 @@ pub enum Body {
 }
 
 impl Body {
+    /// A `KeyEnrolled` valid from the epoch with no end: the usual enrolment.
+    pub fn enrol(key: PublicKey, holder: impl Into<String>, unit: impl Into<String>, roles: Vec<Role>) -> Body {
+        Body::KeyEnrolled {
+            key,
+            holder: holder.into(),
+            unit: unit.into(),
+            roles,
+            valid_from_ms: 0,
+            valid_until_ms: None,
+        }
+    }
+
     pub fn kind(&self) -> crate::authority::Kind {
         use crate::authority::Kind;
         match self {
