@@ -1,13 +1,15 @@
 //! The ledger: init/open over a [`Store`], the single writer thread with
 //! group commit (DESIGN §6), reads, proofs, reindex and full verification.
 //!
-//! Write path, per group of pending statements: decode (canonical) →
-//! batch-verify signatures → for each in arrival order: idempotency check,
-//! assign seq, build the entry, `state::apply` the domain rules against the
-//! store plus this group's overlay, add Merkle nodes → one atomic store
-//! commit (entries, nodes, indexes, checkpoint, head) made durable → answer
-//! every caller with `{seq, hash, checkpoint, proof}`. The proof comes with
-//! the acknowledgement: there is no integration delay.
+//! Write path: the submitting thread decodes (canonical) and checks the
+//! signature (`verify_strict`); the one writer thread takes a group of
+//! pending statements and, in arrival order: idempotency check, assign seq,
+//! build the entry, `state::apply` the domain rules against the store plus
+//! this group's overlay, add Merkle nodes; then signs the checkpoint and
+//! applies one atomic store batch (entries, nodes, indexes, checkpoint,
+//! head) and computes every proof. The syncer thread makes applied groups
+//! durable and only then answers every caller with `{seq, hash, checkpoint,
+//! proof}`. The proof comes with the acknowledgement: no integration delay.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -407,7 +409,11 @@ impl Ledger {
         self.writer()?.append_blocking(st, sig)
     }
 
+    /// The entry at `seq`, if it is within the durable head.
     pub fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        if seq >= self.head()?.size {
+            return Ok(None);
+        }
         Ok(self.store.entry(seq)?)
     }
 
@@ -495,6 +501,15 @@ impl Drop for Ledger {
     fn drop(&mut self) {
         self.stop_writer();
     }
+}
+
+/// The start-up self-check on a store, as `open` runs it (public for the
+/// open-time benchmark). Returns the verified head.
+pub fn self_check_store(store: &SledStore) -> Result<Head, LedgerError> {
+    let config = store.config()?.ok_or_else(|| LedgerError::SelfCheck("no config".into()))?;
+    let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
+    let vkey = NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
+    self_check(store, &vkey)
 }
 
 /// O(log n) start-up check: the head's last entry exists, hashes to the

@@ -19,7 +19,10 @@
 //! neither the file's metadata (its size) nor the device cache, and sled
 //! writes large values to `blobs/` files with no sync at all. So after each
 //! flush we `fdatasync` the log file, `fsync` every blob file not yet synced,
-//! and `fsync` the directories. Only then is a commit acknowledged.
+//! and `fsync` the `blobs/` directory when it gained files. Only then is a
+//! commit acknowledged. At open, every existing blob file and the store
+//! directory are fsynced once (a crashed predecessor may have left blobs of
+//! an applied but unsynced group that recovery now counts as present).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -87,8 +90,8 @@ pub type NodeIter<'a> = Box<dyn Iterator<Item = Result<(u8, u64, Hash32), StoreE
 
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + 'a>;
 
-/// What the ledger needs from a storage engine. Atomic and durable
-/// `commit`; everything else is reads. Another engine can implement this
+/// What the ledger needs from a storage engine: atomic `apply`, `sync` to
+/// make applied writes durable; everything else is reads. Another engine can implement this
 /// without touching the domain.
 pub trait Store: Send + Sync {
     fn config(&self) -> Result<Option<LedgerConfig>, StoreError>;
@@ -195,15 +198,12 @@ impl SledStore {
         };
         let log_file = File::open(dir.join("db"))?;
         let store = SledStore { db, dir: dir.to_path_buf(), log_file, synced_blobs: Mutex::new(HashSet::new()) };
-        // Blobs that exist now were made durable before the commit that
-        // wrote them was acknowledged, or belong to a write that never was:
-        // remember them as seen rather than syncing them again.
-        if let Ok(rd) = std::fs::read_dir(store.dir.join("blobs")) {
-            let mut seen = store.synced_blobs.lock().expect("poisoned");
-            for e in rd.flatten() {
-                seen.insert(e.file_name());
-            }
-        }
+        // A predecessor killed between apply and sync may have left blob
+        // files that sled's recovery now counts as present: sync them all
+        // once (blobs are rare: only log messages over ~128 KiB), the log
+        // file and the directories, before anything new is acknowledged.
+        // (`seen` starts empty, so this syncs every blob file.)
+        store.sync_files()?;
         File::open(&store.dir)?.sync_all()?;
         Ok(store)
     }

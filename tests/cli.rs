@@ -115,8 +115,20 @@ fn entries_chain_and_proofs_check_independently() {
     for seq in 0..cp.size {
         let p = e.run(&["prove", "inclusion", &seq.to_string()]).ok().json();
         assert_eq!(p["size"].as_u64().unwrap(), cp.size);
-        merkle::verify_inclusion(&Blake3Tree, seq, cp.size, &h32(&p["leaf"]), &proof_of(&p["proof"]), &cp.root)
-            .unwrap();
+        let proof = proof_of(&p["proof"]);
+        merkle::verify_inclusion(&Blake3Tree, seq, cp.size, &h32(&p["leaf"]), &proof, &cp.root).unwrap();
+        // a tampered proof, leaf or checkpoint root is detected
+        for k in 0..proof.len() {
+            let mut bad = proof.clone();
+            bad[k][31] ^= 1;
+            assert!(merkle::verify_inclusion(&Blake3Tree, seq, cp.size, &h32(&p["leaf"]), &bad, &cp.root).is_err());
+        }
+        let mut leaf = h32(&p["leaf"]);
+        leaf[0] ^= 1;
+        assert!(merkle::verify_inclusion(&Blake3Tree, seq, cp.size, &leaf, &proof, &cp.root).is_err());
+        let mut root = cp.root;
+        root[7] ^= 1;
+        assert!(merkle::verify_inclusion(&Blake3Tree, seq, cp.size, &h32(&p["leaf"]), &proof, &root).is_err());
     }
     for old in 1..cp.size {
         let p = e.run(&["prove", "consistency", &old.to_string()]).ok().json();

@@ -1,5 +1,6 @@
 //! Keys and signatures: PKCS#8 PEM key files, statement signing, and strict
-//! (RFC 8032 + `verify_strict`) signature checks, batched when many.
+//! (RFC 8032 + `verify_strict`) signature checks, one by one (never by batch
+//! equation; see `verify_many`).
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};

@@ -4,7 +4,7 @@
 //! plus an in-batch overlay), `reindex` (over an empty index) and `verify`
 //! (over an in-memory index rebuilt from the log), so all three agree.
 //!
-//! Signatures are checked before `apply` (in batches); `apply` is pure with
+//! Signatures are checked before `apply` (strictly); `apply` is pure with
 //! respect to its view: it reads, and returns writes; it never mutates.
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //!
 //! [`LedgerVerifier`] is fed every stored entry in order and re-checks
 //! everything from nothing but those bytes: canonical encoding, seq, hash
-//! chain, log clock, statement encoding, signatures (batched, strict),
+//! chain, log clock, statement encoding, signatures (strict, on worker threads),
 //! authority and domain rules at each seq (through [`crate::state::apply`] on
 //! an index it rebuilds), then the Merkle root against every checkpoint it
 //! is given. It never trusts a stored index or node; callers compare those
