@@ -432,3 +432,36 @@ fn pil_data_env_and_default_dir() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(e.tmp.path().join("pil-data/ledger").exists());
 }
+
+#[test]
+fn stress_prints_acks_that_match_the_log_and_a_rate_line() {
+    let e = Env::new();
+    e.init();
+    let r = e.run(&["stress", "--count", "60", "--clients", "4"]).ok();
+    let acks: Vec<(u64, String)> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let p: Vec<&str> = l.split(' ').collect();
+            assert_eq!((p.len(), p[0]), (3, "ack"), "{l}");
+            (p[1].parse().unwrap(), p[2].to_string())
+        })
+        .collect();
+    assert_eq!(acks.len(), 64, "4 enrolments + 60 statements");
+    let entries: std::collections::HashMap<u64, String> = e
+        .run(&["entries"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["seq"].as_u64().unwrap(), v["hash"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for (seq, h) in &acks {
+        assert_eq!(entries.get(seq), Some(h));
+    }
+    let last = r.stderr.lines().last().unwrap();
+    assert!(last.contains("entries/s") && last.contains("verify_strict"), "{last}");
+    assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
+}
