@@ -629,35 +629,53 @@ impl IndexRead for MemIndex {
     }
 }
 
+/// Base reads remembered by an [`Overlay`], misses included.
+type ReadCache = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// Pending writes of an uncommitted group over a base index: what the writer
-/// consults so a batch sees its own earlier entries.
+/// consults so a batch sees its own earlier entries. It also remembers what
+/// it read from the base (the base does not change while a group is being
+/// decided: the writer is its only writer), so repeated lookups in a group
+/// (the author's key record, the log key) cost one store read.
 pub struct Overlay<'a, R: IndexRead + ?Sized> {
     pub base: &'a R,
-    pending: HashMap<(u8, Vec<u8>), Vec<u8>>,
-    order: Vec<IndexWrite>,
+    pending: [HashMap<Vec<u8>, Vec<u8>>; 8],
+    read: std::cell::RefCell<[ReadCache; 8]>,
 }
 
 impl<'a, R: IndexRead + ?Sized> Overlay<'a, R> {
     pub fn new(base: &'a R) -> Self {
-        Overlay { base, pending: HashMap::new(), order: Vec::new() }
+        Overlay { base, pending: Default::default(), read: Default::default() }
     }
     pub fn put_all(&mut self, writes: Vec<IndexWrite>) {
         for w in writes {
-            self.pending.insert((w.ns as u8, w.key.clone()), w.value.clone());
-            self.order.push(w);
+            self.pending[w.ns as usize].insert(w.key, w.value);
         }
     }
-    /// The writes in the order they were made (later ones win).
+    /// The final value of every key written (a key written twice in a
+    /// group is stored once).
     pub fn into_writes(self) -> Vec<IndexWrite> {
-        self.order
+        let mut out = Vec::new();
+        for (ns, m) in self.pending.into_iter().enumerate() {
+            let ns = Ns::from_u8(ns as u8);
+            for (key, value) in m {
+                out.push(IndexWrite { ns: ns.expect("only known namespaces are written"), key, value });
+            }
+        }
+        out
     }
 }
 
 impl<R: IndexRead + ?Sized> IndexRead for Overlay<'_, R> {
     fn get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        if let Some(v) = self.pending.get(&(ns as u8, key.to_vec())) {
+        if let Some(v) = self.pending[ns as usize].get(key) {
             return Ok(Some(v.clone()));
         }
-        self.base.get(ns, key)
+        if let Some(v) = self.read.borrow()[ns as usize].get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(ns, key)?;
+        self.read.borrow_mut()[ns as usize].insert(key.to_vec(), v.clone());
+        Ok(v)
     }
 }
