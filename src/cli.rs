@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use pil_ledger_core::authority::Role;
 use pil_ledger_core::json as pjson;
 use pil_ledger_core::keys;
-use pil_ledger_core::note::Checkpoint;
+use pil_ledger_core::note::{Checkpoint, NoteVerifier};
 use pil_ledger_core::verify::{LedgerVerdict, VerdictKind};
 use pil_ledger_core::wire::{Body, Entry, Hash32};
 use serde_json::json;
@@ -135,7 +135,15 @@ pub enum Cmd {
         what: ProveCmd,
     },
     /// Re-check the whole ledger; exit 1 if invalid.
-    Verify,
+    Verify {
+        /// The verifier key you trust (default: the one the ledger names).
+        #[arg(long)]
+        vkey: Option<String>,
+        /// A checkpoint note you kept earlier; the log must still extend it.
+        /// Repeatable.
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+    },
     /// Drop and rebuild every derived index from the log.
     Reindex,
     /// Drive real signed statements through the real write path.
@@ -448,11 +456,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Cmd::Verify => {
+        Cmd::Verify { vkey, checkpoints } => {
+            let trusted = match vkey {
+                Some(s) => Some(NoteVerifier::parse(&s).map_err(|e| refused("invalid_vkey", e.to_string()))?),
+                None => None,
+            };
+            let mut kept = Vec::new();
+            for p in &checkpoints {
+                kept.push(std::fs::read(p).map_err(|e| refused("invalid_argument", format!("{}: {e}", p.display())))?);
+            }
             let l = Ledger::open_for_verify(&data)?;
+            let trusted = trusted.unwrap_or_else(|| l.vkey().clone());
             let size = l.store().head().ok().flatten().map_or(0, |h| h.size);
             let pb = progress_bar(size, "verify");
-            let verdict = l.verify(&|done, _| pb.set_position(done))?;
+            let verdict = l.verify_against(&trusted, &kept, &|done, _| pb.set_position(done))?;
             pb.finish_and_clear();
             print_verdict(json, &verdict);
             Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })

@@ -479,7 +479,19 @@ impl Ledger {
     /// Re-check everything (see `verify::LedgerVerifier`), then compare the
     /// stored Merkle nodes, indexes, head and checkpoints with the rebuild.
     pub fn verify(&self, progress: &dyn Fn(u64, u64)) -> Result<LedgerVerdict, LedgerError> {
-        verify_store(self.store.as_ref(), Some(&self.vkey), progress)
+        verify_store(self.store.as_ref(), Some(&self.vkey), &[], progress)
+    }
+
+    /// `verify` as a court runs it: against the verifier key it trusts (not
+    /// the one the store names) and the checkpoints it kept from earlier,
+    /// each of which the log must still extend (else `log_rewritten`).
+    pub fn verify_against(
+        &self,
+        trusted: &NoteVerifier,
+        kept: &[Vec<u8>],
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<LedgerVerdict, LedgerError> {
+        verify_store(self.store.as_ref(), Some(trusted), kept, progress)
     }
 
     /// Close: stop the writer after it has answered everything queued.
@@ -547,9 +559,12 @@ fn self_check(store: &dyn Store, vkey: &NoteVerifier) -> Result<Head, LedgerErro
 
 /// Full verification of a store. `trusted`: the verifier key the caller
 /// trusts (else the genesis entry's is used, and that is all it proves).
+/// `kept`: checkpoint notes the caller saved earlier; the log must extend
+/// each of them.
 pub fn verify_store(
     store: &dyn Store,
     trusted: Option<&NoteVerifier>,
+    kept: &[Vec<u8>],
     progress: &dyn Fn(u64, u64),
 ) -> Result<LedgerVerdict, LedgerError> {
     let head = store.head()?;
@@ -572,6 +587,7 @@ pub fn verify_store(
     // is the latest.
     let mut cps: Vec<(Vec<u8>, bool)> =
         store.checkpoints()?.into_iter().map(|(_, n)| (n.into_bytes(), false)).collect();
+    cps.extend(kept.iter().map(|n| (n.clone(), false)));
     if let Some(h) = &head {
         cps.push((h.checkpoint.clone().into_bytes(), true));
     } else {

@@ -210,3 +210,42 @@ fn edited_export_is_caught_offline() {
     assert_eq!(verdict.first_bad_seq, Some(6));
     assert!(verdict.reasons.iter().any(|r| r.code == "checkpoint_root_mismatch"));
 }
+
+#[test]
+fn verify_against_a_trusted_vkey_and_kept_checkpoints() {
+    let e = build();
+    let vkey = e.run(&["vkey"]).ok().stdout.trim().to_string();
+    // a checkpoint the court kept earlier: still extended by the log
+    let kept = e.path("kept.note");
+    std::fs::write(&kept, e.run(&["checkpoint", "--size", "4"]).ok().stdout).unwrap();
+    let v = e.run(&["--json", "verify", "--vkey", &vkey, "--checkpoint", s(&kept)]).ok().json();
+    assert_eq!(v["verdict"], "valid");
+    // the server's key is not the one the court trusts
+    let other = Env::new();
+    let other_vkey = other.init();
+    let r = e.run(&["--json", "verify", "--vkey", &other_vkey]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert!(has(&v, "log_key_mismatch", Some(0)), "{v}");
+    assert!(has(&v, "checkpoint_signature_invalid", None), "{v}");
+    // a kept checkpoint the log no longer extends (a different tree at size
+    // 4, and a bigger tree than the log holds), both signed by the log key
+    let log_key = pil_ledger::ledger::read_key_file(&e.data().join("keys/log.key")).unwrap();
+    for (size, name) in [(4u64, "forked.note"), (50, "longer.note")] {
+        let cp = pil_ledger_core::note::Checkpoint {
+            origin: "test.example/pil".into(),
+            size,
+            root: [7; 32],
+            extensions: vec![],
+        };
+        let p = e.path(name);
+        std::fs::write(&p, cp.sign(&log_key).unwrap()).unwrap();
+        let r = e.run(&["--json", "verify", "--checkpoint", s(&p)]);
+        assert_eq!(r.code, 1, "{name}");
+        assert!(has(&r.json(), "log_rewritten", None), "{name}: {}", r.stdout);
+    }
+    // a malformed vkey is refused, nothing checked
+    let r = e.run(&["--json", "verify", "--vkey", "nonsense"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.err_json()["error"]["code"], "invalid_vkey");
+}

@@ -271,8 +271,10 @@ impl LedgerVerifier {
             }
         };
         if cp.size > self.tree.size() {
+            // An older checkpoint larger than the log: the log was cut back.
+            let code = if latest { "checkpoint_root_mismatch" } else { "log_rewritten" };
             self.report(Reason::error(
-                "checkpoint_root_mismatch",
+                code,
                 Some(self.tree.size()),
                 format!("checkpoint of size {} but the log holds {} entries", cp.size, self.tree.size()),
             ));
