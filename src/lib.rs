@@ -2,9 +2,11 @@
 //! and the stress driver, on top of `pil-ledger-core` (wire format, proofs,
 //! checkpoints, authority, verification).
 
+pub mod check;
 pub mod cli;
 pub mod ledger;
 pub mod store;
 pub mod stress;
+pub mod writer;
 
 pub use pil_ledger_core as core;

@@ -1,0 +1,394 @@
+//! The single writer and its syncer (DESIGN §6).
+//!
+//! The submitting thread decodes the statement (canonical) and checks its
+//! signature (`verify_strict`), so that work spreads over the callers'
+//! cores. The one writer thread takes a group of pending statements and, in
+//! arrival order: idempotency check, assign seq, build the entry,
+//! `state::apply` the domain rules against the store plus this group's
+//! overlay, add Merkle nodes; then signs the checkpoint, applies one atomic
+//! store batch (entries, nodes, indexes, checkpoint, head) and computes every
+//! proof. The syncer thread makes applied groups durable and only then
+//! answers every caller with `{seq, hash, checkpoint, proof}`: the proof
+//! comes with the acknowledgement, with no integration delay.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use pil_ledger_core::hash;
+use pil_ledger_core::keys::{self, SigItem};
+use pil_ledger_core::merkle::{self, Blake3Tree, NodeSource, ProofError};
+use pil_ledger_core::note::Checkpoint;
+use pil_ledger_core::state::{self, Candidate, Overlay, Refusal};
+use pil_ledger_core::wire::{Entry, Hash32, Statement, FORMAT_V1};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ledger::{now_ms, Ack, LedgerError};
+use crate::store::{Commit, Head, LedgerConfig, SledStore, Store, StoreIndex, StoreNodes};
+
+/// Most statements taken into one group commit.
+pub const MAX_GROUP: usize = 2048;
+/// Bound of the writer's queue; senders wait when it is full.
+pub const QUEUE_BOUND: usize = 8192;
+
+type Reply = oneshot::Sender<Result<Ack, LedgerError>>;
+
+/// A statement on its way to the writer. Built only by [`Job::checked`], so
+/// every job the writer sees was decoded canonically and its signature
+/// checked (`verify_strict`) by the submitting thread: signature work is
+/// spread over the callers' cores and the one writer does only what must be
+/// serial (idempotency, authority and domain rules, seq, commit).
+struct Job {
+    statement: Vec<u8>,
+    signature: [u8; 64],
+    checked: Result<Statement, Refusal>,
+    reply: Reply,
+}
+
+impl Job {
+    fn checked(statement: Vec<u8>, signature: [u8; 64], reply: Reply) -> Job {
+        let checked =
+            Statement::from_bytes(&statement).map_err(|e| Refusal::NotCanonical(e.to_string())).and_then(|st| {
+                let item = SigItem { author: st.author, digest: hash::statement_digest(&statement), signature };
+                if keys::verify_one(&item) {
+                    Ok(st)
+                } else {
+                    Err(Refusal::SignatureInvalid)
+                }
+            });
+        Job { statement, signature, checked, reply }
+    }
+}
+
+/// A cloneable handle to the one writer.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+impl WriterHandle {
+    /// Submit signed statement bytes; resolves when durable, with the proof.
+    pub async fn append(&self, statement: Vec<u8>, signature: [u8; 64]) -> Result<Ack, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::checked(statement, signature, reply))
+            .await
+            .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))?;
+        rx.await.map_err(|_| LedgerError::WriterStopped("writer dropped the request".into()))?
+    }
+
+    /// The same, for synchronous callers (not from inside a tokio runtime).
+    pub fn append_blocking(&self, statement: Vec<u8>, signature: [u8; 64]) -> Result<Ack, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Job::checked(statement, signature, reply))
+            .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))?;
+        rx.blocking_recv().map_err(|_| LedgerError::WriterStopped("writer dropped the request".into()))?
+    }
+}
+
+/// The writer and syncer threads and the durable head they publish.
+pub(crate) struct Writer {
+    pub(crate) handle: WriterHandle,
+    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
+    pub(crate) durable: Arc<std::sync::Mutex<Option<Head>>>,
+}
+
+// ---------------------------------------------------------------- writer --
+
+struct WriterState {
+    store: Arc<SledStore>,
+    config: LedgerConfig,
+    log_key: SigningKey,
+    /// Head as applied (may be ahead of the durable head by groups in sync).
+    head: Option<Head>,
+    failed: Arc<std::sync::Mutex<Option<String>>>,
+    to_syncer: std::sync::mpsc::SyncSender<Applied>,
+}
+
+/// A group applied to the store, waiting to be made durable and answered.
+struct Applied {
+    head: Option<Head>,
+    replies: Vec<(Reply, Result<Ack, LedgerError>)>,
+}
+
+/// Start the writer (rules, seq, apply) and the syncer (flush, fsync, then
+/// answer). They overlap: while one group is being made durable, the next is
+/// checked and applied; one sync covers every group applied meanwhile. No
+/// caller hears about a group before it is durable.
+pub(crate) fn spawn_writer(
+    store: Arc<SledStore>,
+    config: LedgerConfig,
+    log_key: SigningKey,
+    head: Option<Head>,
+) -> Writer {
+    let (tx, mut rx) = mpsc::channel::<Job>(QUEUE_BOUND);
+    let (to_syncer, from_writer) = std::sync::mpsc::sync_channel::<Applied>(64);
+    let failed = Arc::new(std::sync::Mutex::new(None::<String>));
+    let durable = Arc::new(std::sync::Mutex::new(head.clone()));
+    let mut st = WriterState { store: store.clone(), config, log_key, head, failed: failed.clone(), to_syncer };
+    let writer = std::thread::Builder::new()
+        .name("pil-writer".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(j) => group.push(j),
+                        Err(_) => break,
+                    }
+                }
+                st.process(group);
+            }
+        })
+        .expect("spawn writer thread");
+    let durable2 = durable.clone();
+    let syncer = std::thread::Builder::new()
+        .name("pil-syncer".into())
+        .spawn(move || {
+            while let Ok(first) = from_writer.recv() {
+                let mut batch = vec![first];
+                while let Ok(more) = from_writer.try_recv() {
+                    batch.push(more);
+                }
+                let newest = batch.iter().rev().find_map(|a| a.head.clone());
+                let outcome = match &newest {
+                    Some(_) => store.sync().map_err(|e| format!("storage failure while making a commit durable: {e}")),
+                    None => Ok(()),
+                };
+                match outcome {
+                    Ok(()) => {
+                        if let Some(h) = newest {
+                            *durable2.lock().expect("poisoned") = Some(h);
+                        }
+                        for a in batch {
+                            for (reply, r) in a.replies {
+                                let _ = reply.send(r);
+                            }
+                        }
+                    }
+                    Err(why) => {
+                        tracing::error!("{why}");
+                        *failed.lock().expect("poisoned") = Some(why.clone());
+                        for a in batch {
+                            for (reply, _) in a.replies {
+                                let _ = reply.send(Err(LedgerError::WriterStopped(why.clone())));
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .expect("spawn syncer thread");
+    Writer { handle: WriterHandle { tx }, threads: vec![writer, syncer], durable }
+}
+
+/// Node reads for one group: the group's new nodes plus a read-through cache
+/// of stored ones (consecutive proofs share most siblings).
+struct GroupNodes<'a> {
+    store: &'a dyn Store,
+    nodes: RefCell<HashMap<(u8, u64), Hash32>>,
+}
+
+impl NodeSource for GroupNodes<'_> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash32, ProofError> {
+        if let Some(h) = self.nodes.borrow().get(&(level, index)) {
+            return Ok(*h);
+        }
+        let h = StoreNodes(self.store).node(level, index)?;
+        self.nodes.borrow_mut().insert((level, index), h);
+        Ok(h)
+    }
+}
+
+enum Fate {
+    Refused(LedgerError),
+    New { seq: u64, hash: Hash32, created: Vec<(String, String)> },
+    Duplicate { seq: u64 },
+}
+
+impl WriterState {
+    fn process(&mut self, group: Vec<Job>) {
+        if let Some(why) = self.failed.lock().expect("poisoned").clone() {
+            for j in group {
+                let _ = j.reply.send(Err(LedgerError::WriterStopped(why.clone())));
+            }
+            return;
+        }
+        let t0 = std::time::Instant::now();
+        // 1-2. decoding and signatures were checked by the submitters
+        let t_sig = t0.elapsed();
+        // 3. rules, in arrival order, against store + overlay
+        let store: &dyn Store = self.store.as_ref();
+        let base = StoreIndex(store);
+        let mut overlay = Overlay::new(&base);
+        let nodes = GroupNodes { store, nodes: RefCell::new(HashMap::new()) };
+        let (mut size, mut prev, mut last_ms) = match &self.head {
+            Some(h) => (h.size, h.last_hash, h.last_recorded_ms),
+            None => (0, [0u8; 32], 0),
+        };
+        let first_seq = size;
+        let mut commit = Commit::default();
+        let mut fates = Vec::with_capacity(group.len());
+        let mut new_bytes: HashMap<u64, Vec<u8>> = HashMap::new();
+        for job in group.iter() {
+            let st = match &job.checked {
+                Ok(s) => s,
+                Err(r) => {
+                    fates.push(Fate::Refused(r.clone().into()));
+                    continue;
+                }
+            };
+            let fate = self.decide(&overlay, &nodes, st, job, size, prev, &mut last_ms, &new_bytes);
+            match fate {
+                Ok((out, entry_bytes, h, node_writes)) => {
+                    overlay.put_all(out.writes);
+                    for (l, i, nh) in &node_writes {
+                        nodes.nodes.borrow_mut().insert((*l, *i), *nh);
+                    }
+                    commit.nodes.extend(node_writes);
+                    new_bytes.insert(size, job.statement.clone());
+                    commit.entries.push((size, entry_bytes));
+                    fates.push(Fate::New {
+                        seq: size,
+                        hash: h,
+                        created: out.created.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                    });
+                    prev = h;
+                    size += 1;
+                }
+                Err(Ok(dup_seq)) => fates.push(Fate::Duplicate { seq: dup_seq }),
+                Err(Err(e)) => fates.push(Fate::Refused(e)),
+            }
+        }
+        let t_rules = t0.elapsed();
+        // 4. commit, durable, then checkpoint is already inside it
+        let mut checkpoint = self.head.as_ref().map(|h| h.checkpoint.clone()).unwrap_or_default();
+        if size > first_seq {
+            let result = (|| -> Result<Head, LedgerError> {
+                let root = merkle::root(&Blake3Tree, &nodes, size)?;
+                let cp = Checkpoint { origin: self.config.origin.clone(), size, root, extensions: vec![] };
+                let note = cp.sign(&self.log_key).map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
+                let head = Head { size, root, last_hash: prev, last_recorded_ms: last_ms, checkpoint: note.clone() };
+                commit.index = overlay.into_writes();
+                commit.checkpoint = Some((size, note));
+                commit.head = Some(head.clone());
+                if first_seq == 0 {
+                    commit.config = Some(self.config.clone());
+                }
+                self.store.apply(std::mem::take(&mut commit))?;
+                Ok(head)
+            })();
+            match result {
+                Ok(head) => {
+                    checkpoint = head.checkpoint.clone();
+                    self.head = Some(head);
+                }
+                Err(e) => {
+                    // Nothing in this group is acknowledged; stop taking
+                    // writes: the in-memory head may no longer match disk.
+                    let why = format!("storage failure during commit: {e}");
+                    tracing::error!("{why}");
+                    *self.failed.lock().expect("poisoned") = Some(why.clone());
+                    for j in group {
+                        let _ = j.reply.send(Err(LedgerError::WriterStopped(why.clone())));
+                    }
+                    return;
+                }
+            }
+        } else {
+            drop(overlay);
+        }
+        let t_commit = t0.elapsed();
+        // 5. proofs against the new checkpoint; the syncer answers once durable
+        let mut replies = Vec::with_capacity(group.len());
+        for (job, fate) in group.into_iter().zip(fates) {
+            let reply = match fate {
+                Fate::Refused(e) => Err(e),
+                Fate::New { seq, hash, created } => merkle::inclusion_proof(&Blake3Tree, &nodes, seq, size)
+                    .map(|proof| Ack {
+                        seq,
+                        hash,
+                        checkpoint: checkpoint.clone(),
+                        size,
+                        proof,
+                        created,
+                        duplicate: false,
+                    })
+                    .map_err(LedgerError::from),
+                Fate::Duplicate { seq } => (|| {
+                    let hash = nodes.node(0, seq)?;
+                    let proof = merkle::inclusion_proof(&Blake3Tree, &nodes, seq, size)?;
+                    Ok(Ack { seq, hash, checkpoint: checkpoint.clone(), size, proof, created: vec![], duplicate: true })
+                })(),
+            };
+            replies.push((job.reply, reply));
+        }
+        let head = if size > first_seq { self.head.clone() } else { None };
+        if let Err(std::sync::mpsc::SendError(a)) = self.to_syncer.send(Applied { head, replies }) {
+            for (reply, _) in a.replies {
+                let _ = reply.send(Err(LedgerError::WriterStopped("syncer stopped".into())));
+            }
+        }
+        tracing::debug!(
+            group = size - first_seq,
+            sig_us = t_sig.as_micros() as u64,
+            rules_us = (t_rules - t_sig).as_micros() as u64,
+            commit_us = (t_commit - t_rules).as_micros() as u64,
+            reply_us = (t0.elapsed() - t_commit).as_micros() as u64,
+            "group commit"
+        );
+    }
+
+    /// Decide one statement. Ok: the outcome, entry bytes, hash and Merkle
+    /// node writes. Err(Ok(seq)): an idempotent resubmission of `seq`.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn decide(
+        &self,
+        overlay: &Overlay<'_, StoreIndex<'_>>,
+        nodes: &GroupNodes<'_>,
+        st: &Statement,
+        job: &Job,
+        seq: u64,
+        prev: Hash32,
+        last_ms: &mut u64,
+        new_bytes: &HashMap<u64, Vec<u8>>,
+    ) -> Result<(state::Outcome, Vec<u8>, Hash32, Vec<(u8, u64, Hash32)>), Result<u64, LedgerError>> {
+        // idempotency: same (author, nonce)
+        if let Some(old) = state::nonce_seq(overlay, &st.author, &st.nonce).map_err(|e| Err(Refusal::from(e).into()))? {
+            let old_bytes = match new_bytes.get(&old) {
+                Some(b) => b.clone(),
+                None => {
+                    let e = self
+                        .store
+                        .entry(old)
+                        .map_err(|e| Err(e.into()))?
+                        .ok_or_else(|| Err(LedgerError::SelfCheck(format!("entry {old} missing"))))?;
+                    Entry::from_bytes(&e).map_err(|e| Err(LedgerError::SelfCheck(e.to_string())))?.statement
+                }
+            };
+            return Err(if old_bytes == job.statement {
+                Ok(old)
+            } else {
+                Err(Refusal::NonceConflict { seq: old }.into())
+            });
+        }
+        let recorded = now_ms().max(*last_ms);
+        let entry = Entry {
+            format: FORMAT_V1,
+            seq,
+            prev,
+            recorded_at_ms: recorded,
+            statement: job.statement.clone(),
+            signature: job.signature,
+        };
+        let bytes = entry.to_bytes();
+        let h = hash::entry_hash(&bytes);
+        let cand = Candidate { seq, recorded_at_ms: recorded, entry_hash: h, statement: st };
+        let out = state::apply(overlay, &self.config.origin, &cand).map_err(|r| Err(r.into()))?;
+        let node_writes = merkle::append_nodes(&Blake3Tree, nodes, seq, h).map_err(|e| Err(e.into()))?;
+        *last_ms = recorded;
+        Ok((out, bytes, h, node_writes))
+    }
+}
