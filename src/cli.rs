@@ -521,9 +521,13 @@ const UNIT: &str = "Beijing No.4 Branch, Public-Interest Litigation Dept.";
 
 fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
     let paths = ledger::Paths::new(data);
-    let l = if paths.store().join("db").exists() {
+    let existing = match Ledger::open(data, true) {
+        Err(LedgerError::NotALedger(_)) => None,
+        other => Some(other?),
+    };
+    let l = if let Some(l) = existing {
         eprintln!("demo: using the existing ledger at {}", data.display());
-        Ledger::open(data, true)?
+        l
     } else {
         let l = Ledger::init(
             data,

@@ -44,12 +44,15 @@ pub fn run(data: &Path, count: u64, clients: u64, json: bool) -> Result<u8, Fail
         return Err(Failure { exit: 2, code: "invalid_argument", message: "--clients must be at least 1".into() });
     }
     let raw = raw_verify_strict_per_sec(Duration::from_millis(300));
-    let ledger = if ledger::Paths::new(data).store().join("db").exists() {
-        Ledger::open(data, true)?
-    } else {
-        let l = Ledger::init(data, "stress.local/pil-ledger", "Stress Key Officer", "stress")?;
-        eprintln!("stress: new ledger at {}, {}", data.display(), l.vkey().to_vkey_string());
-        l
+    // No ledger yet, or one whose init died before its genesis was durable:
+    // (re)initialise; `init` clears an unfinished one.
+    let ledger = match Ledger::open(data, true) {
+        Err(LedgerError::NotALedger(_)) => {
+            let l = Ledger::init(data, "stress.local/pil-ledger", "Stress Key Officer", "stress")?;
+            eprintln!("stress: new ledger at {}, {}", data.display(), l.vkey().to_vkey_string());
+            l
+        }
+        other => other?,
     };
     let officer = ledger::read_key_file(&ledger.paths().officer_key())?;
     let out = std::io::stdout();

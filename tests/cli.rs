@@ -465,3 +465,14 @@ fn stress_prints_acks_that_match_the_log_and_a_rate_line() {
     assert!(last.contains("entries/s") && last.contains("verify_strict"), "{last}");
     assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
 }
+
+#[test]
+fn stress_after_a_crashed_first_init_starts_over() {
+    let e = Env::new();
+    // what a kill -9 during stress's own first init can leave behind
+    std::fs::create_dir_all(e.data().join("keys")).unwrap();
+    drop(pil_ledger::store::SledStore::open(&e.data().join("ledger")).unwrap());
+    let r = e.run(&["stress", "--count", "5", "--clients", "1"]).ok();
+    assert_eq!(r.stdout.lines().count(), 6, "1 enrolment + 5 statements: {}", r.stdout);
+    assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
+}
