@@ -83,6 +83,7 @@ proptest! {
         let origin = l.origin().to_string();
         let mut sent: Vec<(Vec<u8>, [u8; 64])> = Vec::new();
         let mut acked: Vec<(u64, [u8; 32])> = Vec::new();
+        let mut sizes: Vec<u64> = Vec::new();
         let w = l.writer().unwrap().clone();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for group in ops.chunks(chunk) {
@@ -126,13 +127,16 @@ proptest! {
                     },
                 };
                 sent.push((st.clone(), sig));
-                batch.push(w.append(st, sig));
+                let w = w.clone();
+                batch.push(move || async move { w.append(st, sig).await });
             }
-            // submitted together, so they tend to land in one group
+            // spawned together, so they are queued before the writer answers
+            // and tend to share a group
             let results = rt.block_on(async {
+                let handles: Vec<_> = batch.into_iter().map(|f| tokio::spawn(f())).collect();
                 let mut out = Vec::new();
-                for f in batch {
-                    out.push(f.await);
+                for h in handles {
+                    out.push(h.await.expect("task"));
                 }
                 out
             });
@@ -141,11 +145,16 @@ proptest! {
                     Ok(ack) => {
                         if !ack.duplicate {
                             acked.push((ack.seq, ack.hash));
+                            sizes.push(ack.size);
                         }
                     }
                     Err(e) => prop_assert!(KNOWN.contains(&e.code()), "unexpected refusal {}: {e}", e.code()),
                 }
             }
+        }
+        sizes.dedup();
+        if std::env::var_os("PIL_MODEL_DEBUG").is_some() {
+            eprintln!("{} appended in {} groups", acked.len(), sizes.len());
         }
         // every ack names what is stored, seqs are dense
         let head = l.head().unwrap();

@@ -117,10 +117,15 @@ fn concurrent_duplicates_in_one_group_append_once() {
     let w = l.writer().unwrap().clone();
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let acks = rt.block_on(async {
-        let futs: Vec<_> = (0..8).map(|_| w.append(st.clone(), sig)).collect();
+        let futs: Vec<_> = (0..8)
+            .map(|_| {
+                let (w, st) = (w.clone(), st.clone());
+                tokio::spawn(async move { w.append(st, sig).await })
+            })
+            .collect();
         let mut out = vec![];
         for f in futs {
-            out.push(f.await.unwrap());
+            out.push(f.await.unwrap().unwrap());
         }
         out
     });
@@ -141,11 +146,12 @@ fn a_refused_statement_in_a_group_does_not_disturb_the_others() {
             if i % 5 == 0 {
                 sig[3] ^= 0x40;
             }
-            futs.push(w.append(st, sig));
+            let w = w.clone();
+            futs.push(tokio::spawn(async move { w.append(st, sig).await }));
         }
         let mut out = vec![];
         for f in futs {
-            out.push(f.await);
+            out.push(f.await.unwrap());
         }
         out
     });
