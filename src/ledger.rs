@@ -276,8 +276,7 @@ impl Ledger {
         }
         let store = Arc::new(SledStore::open(&paths.store())?);
         let config = store.config()?.ok_or_else(|| LedgerError::NotALedger(dir.to_path_buf()))?;
-        let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
-        let vkey = NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
+        let vkey = log_verifier(&config)?;
         let head = if check { Some(self_check(store.as_ref(), &vkey)?) } else { None };
         let writer = if writable {
             let log_key = read_key_file(&paths.log_key())?;
@@ -443,9 +442,13 @@ impl Drop for Ledger {
 /// open-time benchmark). Returns the verified head.
 pub fn self_check_store(store: &SledStore) -> Result<Head, LedgerError> {
     let config = store.config()?.ok_or_else(|| LedgerError::SelfCheck("no config".into()))?;
+    self_check(store, &log_verifier(&config)?)
+}
+
+/// The log's note verifier, from the stored configuration.
+fn log_verifier(config: &LedgerConfig) -> Result<NoteVerifier, LedgerError> {
     let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
-    let vkey = NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
-    self_check(store, &vkey)
+    NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))
 }
 
 /// O(log n) start-up check: the head's last entry exists, hashes to the
