@@ -66,8 +66,10 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// The kind of an entry (the `Body` variant without its fields).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The kind of an entry (the `Body` variant without its fields). The
+/// declaration order is the wire tag of the matching `Body` variant; it is
+/// pinned by [`KINDS`] and by a test against `schema/wire-format.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
 pub enum Kind {
     Genesis,
     KeyEnrolled,
@@ -77,36 +79,126 @@ pub enum Kind {
     CaseOpened,
 }
 
-pub const ALL_KINDS: [Kind; 6] =
-    [Kind::Genesis, Kind::KeyEnrolled, Kind::KeyRevoked, Kind::Endorsed, Kind::Correction, Kind::CaseOpened];
+/// One row of the kind table: each kind is declared here once, with its
+/// wire tag, its name and the roles that may sign it.
+#[derive(Clone, Copy, Debug)]
+pub struct KindInfo {
+    pub kind: Kind,
+    /// The u32 enum tag of the `Body` variant on the wire.
+    pub tag: u32,
+    pub name: &'static str,
+    /// Which roles may sign this kind (`schema/roles.md`).
+    pub roles: &'static [Role],
+}
+
+use Role::*;
+
+/// The table: which role may sign which kind. `Genesis` is signed by the
+/// first key officer, whose authority is the genesis itself. Anyone
+/// enrolled may endorse or correct; *whose* endorsement counts (a different
+/// key and holder) and who may correct what are rules in `state`.
+pub const KINDS: [KindInfo; 6] = [
+    KindInfo { kind: Kind::Genesis, tag: 0, name: "Genesis", roles: &[KeyOfficer] },
+    KindInfo { kind: Kind::KeyEnrolled, tag: 1, name: "KeyEnrolled", roles: &[KeyOfficer] },
+    KindInfo { kind: Kind::KeyRevoked, tag: 2, name: "KeyRevoked", roles: &[KeyOfficer] },
+    KindInfo { kind: Kind::Endorsed, tag: 3, name: "Endorsed", roles: &ALL_ROLES },
+    KindInfo { kind: Kind::Correction, tag: 4, name: "Correction", roles: &ALL_ROLES },
+    KindInfo { kind: Kind::CaseOpened, tag: 5, name: "CaseOpened", roles: &[Prosecutor] },
+];
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Genesis => "Genesis",
-            Kind::KeyEnrolled => "KeyEnrolled",
-            Kind::KeyRevoked => "KeyRevoked",
-            Kind::Endorsed => "Endorsed",
-            Kind::Correction => "Correction",
-            Kind::CaseOpened => "CaseOpened",
-        }
+    /// Every kind, in wire-tag order.
+    pub fn all() -> impl Iterator<Item = Kind> {
+        KINDS.iter().map(|k| k.kind)
     }
 
-    /// The role table: which roles may sign this kind. `Genesis` is signed by
-    /// the first key officer, whose authority is the genesis itself.
+    /// This kind's row of [`KINDS`].
+    pub fn info(self) -> &'static KindInfo {
+        &KINDS[self as usize]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The roles that may sign this kind.
     pub fn allowed_roles(self) -> &'static [Role] {
-        use Role::*;
-        match self {
-            Kind::Genesis | Kind::KeyEnrolled | Kind::KeyRevoked => &[KeyOfficer],
-            // Anyone enrolled may endorse or correct; the rules for *whose*
-            // endorsement counts (different key and holder) and who may
-            // correct what are in `state`.
-            Kind::Endorsed | Kind::Correction => &ALL_ROLES,
-            Kind::CaseOpened => &[Prosecutor],
-        }
+        self.info().roles
     }
 
     pub fn allows(self, roles: &[Role]) -> bool {
         roles.iter().any(|r| self.allowed_roles().contains(r))
+    }
+}
+
+/// The capacity in which a second person endorses an entry (`Endorsed`).
+/// On the wire it is the kebab-case string; the rules parse it into this
+/// enum and give each capacity to the domain that gives it an effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Capacity {
+    /// A second key officer co-signs an enrolment (activates a pending
+    /// key-officer enrolment; vets any other enrolment).
+    KeyOfficer,
+    /// A witness to the endorsed act; a recorded fact.
+    Witness,
+    /// The second collector of a piece of evidence (evidence rules).
+    SecondCollector,
+    /// The receiver of a custody handover (evidence rules).
+    CustodyReceiver,
+    /// An approver's approval of an earlier request.
+    Approver,
+    /// The second person on a finance record (fund rules).
+    FinanceReviewer,
+}
+
+pub const ALL_CAPACITIES: [Capacity; 6] = [
+    Capacity::KeyOfficer,
+    Capacity::Witness,
+    Capacity::SecondCollector,
+    Capacity::CustodyReceiver,
+    Capacity::Approver,
+    Capacity::FinanceReviewer,
+];
+
+impl Capacity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capacity::KeyOfficer => "key-officer",
+            Capacity::Witness => "witness",
+            Capacity::SecondCollector => "second-collector",
+            Capacity::CustodyReceiver => "custody-receiver",
+            Capacity::Approver => "approver",
+            Capacity::FinanceReviewer => "finance-reviewer",
+        }
+    }
+
+    /// The exact wire string, nothing else (no trimming, no case folding:
+    /// the signed bytes are what a court reads).
+    pub fn parse(s: &str) -> Option<Capacity> {
+        ALL_CAPACITIES.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_table_rows_are_in_tag_order() {
+        for (i, row) in KINDS.iter().enumerate() {
+            assert_eq!(row.kind as usize, i, "{}", row.name);
+            assert_eq!(row.tag as usize, i, "{}", row.name);
+            assert_eq!(format!("{:?}", row.kind), row.name);
+        }
+    }
+
+    #[test]
+    fn capacities_round_trip_and_reject_variants() {
+        for c in ALL_CAPACITIES {
+            assert_eq!(Capacity::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Capacity::parse("Key-Officer"), None);
+        assert_eq!(Capacity::parse(" witness"), None);
+        assert_eq!(Capacity::parse(""), None);
     }
 }

@@ -18,6 +18,10 @@ pub enum KeyError {
     WeakKey,
     #[error("public key must be 64 hex digits")]
     BadHex,
+    #[error("public key is not canonically encoded (another encoding of the same point)")]
+    NonCanonical,
+    #[error("public key has a torsion (small-order) component")]
+    Torsion,
 }
 
 /// Fresh key from the OS RNG.
@@ -37,11 +41,25 @@ pub fn from_pem(pem: &str) -> Result<SigningKey, KeyError> {
     SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyError::BadPem(e.to_string()))
 }
 
-/// Parse and check a public key: valid point, not weak.
+/// Parse and check a public key: a valid point, canonically encoded, not
+/// of small order, and torsion-free (in the prime-order subgroup).
+///
+/// Why all four: a key `A + T` (T of small order) is a different byte
+/// string from `A`, yet under `verify_strict` the secret of `A` can sign for
+/// it; so a revoked key could come back as "a new key". And one point with
+/// two encodings would be two registry entries for one key. Every key that
+/// enters the registry (the genesis keys too) passes this check.
 pub fn parse_public(pk: &PublicKey) -> Result<VerifyingKey, KeyError> {
     let vk = VerifyingKey::from_bytes(pk).map_err(|_| KeyError::BadPublicKey)?;
     if vk.is_weak() {
         return Err(KeyError::WeakKey);
+    }
+    let point = vk.to_edwards();
+    if point.compress().as_bytes() != pk {
+        return Err(KeyError::NonCanonical);
+    }
+    if !point.is_torsion_free() {
+        return Err(KeyError::Torsion);
     }
     Ok(vk)
 }
@@ -160,6 +178,56 @@ mod tests {
 
 #[cfg(test)]
 mod torsion {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+
+    /// The attack: after key A is revoked, A + T (T of order 8) is
+    /// offered as a new key. It must not parse, though A's secret would
+    /// sign for it under `verify_strict`.
+    #[test]
+    fn key_plus_torsion_point_is_refused() {
+        let k = SigningKey::from_bytes(&[9; 32]);
+        let a = k.verifying_key().to_edwards();
+        for t in &EIGHT_TORSION[1..] {
+            let bytes = (a + t).compress().to_bytes();
+            assert_eq!(parse_public(&bytes), Err(KeyError::Torsion));
+        }
+        assert!(parse_public(&k.verifying_key().to_bytes()).is_ok());
+        assert!(parse_public(&(ED25519_BASEPOINT_POINT * curve25519_dalek::Scalar::from(7u8)).compress().to_bytes())
+            .is_ok());
+    }
+
+    /// The same point under a second byte encoding: y + p (when y + p <
+    /// 2^255) is accepted by decompression but is not canonical.
+    #[test]
+    fn non_canonical_encoding_is_refused() {
+        // y = 1 is the identity (weak); find a point with small y so y + p
+        // fits in 255 bits: y in 0..19 are candidates.
+        let p_minus: [u8; 32] = {
+            // p = 2^255 - 19, little-endian.
+            let mut p = [0xffu8; 32];
+            p[0] = 0xed;
+            p[31] = 0x7f;
+            p
+        };
+        let mut found = false;
+        for y in 2u8..19 {
+            let mut canon = [0u8; 32];
+            canon[0] = y;
+            if CompressedEdwardsY(canon).decompress().is_none() {
+                continue;
+            }
+            // y + p as a little-endian 255-bit number.
+            let mut alt = p_minus;
+            let (lo, carry) = alt[0].overflowing_add(y);
+            alt[0] = lo;
+            assert!(!carry || y > 0x12, "no carry for small y");
+            if CompressedEdwardsY(alt).decompress().is_some() {
+                found = true;
+                assert!(parse_public(&alt).is_err(), "y={y}");
+            }
+        }
+        assert!(found, "some small y gives a point with a second encoding");
+    }
     use super::*;
     use curve25519_dalek::constants::EIGHT_TORSION;
     use curve25519_dalek::edwards::CompressedEdwardsY;

@@ -8,18 +8,22 @@
 //! - [`merkle`]: RFC 9162 tree, proofs and verifiers, generic over the hasher.
 //! - [`note`]: C2SP signed notes and checkpoints.
 //! - [`keys`]: PEM key files, signing, strict and batched verification.
-//! - [`authority`]: roles, kinds, the role table.
-//! - [`state`]: the domain rules (`apply`) and derived indexes.
+//! - [`authority`]: roles, kinds, the one kind table, endorsement capacities.
+//! - [`names`]: holder names as dual control compares them.
+//! - [`clock`]: bounds on the log's clock.
+//! - [`state`]: the domain rules (`apply`), one room per domain, and derived indexes.
 //! - [`verify`]: verdicts, reasons, the whole-ledger verifier.
 //! - [`json`]: JSON views of entries and statements.
 //! - [`fuzzing`]: fuzz target bodies, also run as tests over `fuzz/corpus`.
 
 pub mod authority;
+pub mod clock;
 pub mod fuzzing;
 pub mod hash;
 pub mod json;
 pub mod keys;
 pub mod merkle;
+pub mod names;
 pub mod note;
 pub mod state;
 pub mod verify;

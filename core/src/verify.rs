@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::clock;
 use crate::hash;
 use crate::keys::{self, SigItem};
 use crate::merkle::{Blake3Tree, MemTree};
@@ -193,6 +194,15 @@ impl LedgerVerifier {
                 Some(pos),
                 "recorded_at_ms is earlier than the previous entry's",
             ));
+        } else if pos > 0 && entry.recorded_at_ms - self.last_recorded_ms > clock::MAX_JUMP_MS {
+            self.report(Reason::warning(
+                "clock_jump",
+                Some(pos),
+                format!(
+                    "the log's clock jumped {} days ahead of the previous entry: a wrong clock may have moved the log's time",
+                    (entry.recorded_at_ms - self.last_recorded_ms) / 86_400_000
+                ),
+            ));
         }
         self.last_recorded_ms = self.last_recorded_ms.max(entry.recorded_at_ms);
         let st = match Statement::from_bytes(&entry.statement) {
@@ -202,6 +212,16 @@ impl LedgerVerifier {
                 return;
             }
         };
+        if st.claimed_at_ms.abs_diff(entry.recorded_at_ms) > clock::MAX_SKEW_MS {
+            self.report(Reason::warning(
+                "clock_skew",
+                Some(pos),
+                format!(
+                    "recorded {} s from the time its signer claimed; one of the two clocks was wrong",
+                    st.claimed_at_ms.abs_diff(entry.recorded_at_ms) / 1000
+                ),
+            ));
+        }
         self.sigs.push((
             pos,
             SigItem { author: st.author, digest: hash::statement_digest(&entry.statement), signature: entry.signature },
@@ -218,7 +238,12 @@ impl LedgerVerifier {
         let origin = self.origin.clone().unwrap_or_default();
         let cand = Candidate { seq: pos, recorded_at_ms: entry.recorded_at_ms, entry_hash: hash, statement: &st };
         match state::apply(&self.index, &origin, &cand) {
-            Ok(out) => self.index.put_all(&out.writes),
+            Ok(out) => {
+                self.index.put_all(&out.writes);
+                for (code, message) in out.warnings {
+                    self.report(Reason::warning(code, Some(pos), message));
+                }
+            }
             Err(refusal) => {
                 let code = refusal.code();
                 self.report(Reason::error(code, Some(pos), refusal.to_string()));
@@ -322,6 +347,12 @@ impl LedgerVerifier {
             }
         }
         self.compromise_warnings();
+        match state::registry::officer_set_warning(&self.index, self.last_recorded_ms) {
+            Ok(Some(message)) if self.tree.size() > 0 => {
+                self.report(Reason::warning("single_key_officer", None, message))
+            }
+            _ => {}
+        }
         self.reasons.sort_by_key(|r| (r.seq.unwrap_or(u64::MAX), r.severity == Severity::Warning));
         LedgerVerdict {
             verdict: VerdictKind::from_reasons(&self.reasons),

@@ -295,18 +295,37 @@ fn verifier_keys_with_plus_in_base64_parse() {
     }
 }
 
+/// The checked-in copy must equal what `testdata/SHA256SUMS` records (written
+/// from `../shared/testdata`), file for file; and when the shared copy is
+/// beside the checkout, it must equal that too. Nothing is skipped: without
+/// the shared copy the manifest is the oracle, and in CI (`CI=true`) a
+/// missing or empty manifest fails the test.
 #[test]
 fn testdata_copy_matches_shared() {
-    // When ../shared/testdata is beside the checkout, our copy must equal it.
+    use sha2::{Digest, Sha256};
+    let manifest = std::fs::read_to_string(testdata().join("SHA256SUMS")).unwrap_or_default();
+    let mut listed = Vec::new();
+    for line in manifest.lines() {
+        let (sum, rel) = line.split_once("  ").expect("`<sha256>  <path>` lines");
+        let rel = rel.trim_start_matches("./");
+        let got = hex::encode(Sha256::digest(std::fs::read(testdata().join(rel)).unwrap()));
+        assert_eq!(got, sum, "testdata/{rel} differs from the manifest");
+        listed.push(rel.to_string());
+    }
+    let mut copy = vec![];
+    walk(&testdata(), &mut copy);
+    assert_eq!(copy.len(), listed.len(), "every JSON vector in testdata/ is in SHA256SUMS and no other");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        assert!(!listed.is_empty(), "CI: testdata/SHA256SUMS is missing or empty");
+    }
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
     if !shared.exists() {
-        eprintln!("no ../shared/testdata beside the checkout; using the checked-in copy");
+        eprintln!("no ../shared/testdata beside the checkout; checked the copy against SHA256SUMS");
         return;
     }
-    let (mut a, mut b) = (vec![], vec![]);
+    let mut a = vec![];
     walk(&shared, &mut a);
-    walk(&testdata(), &mut b);
-    assert_eq!(a.len(), b.len(), "same number of JSON vectors");
+    assert_eq!(a.len(), copy.len(), "same number of JSON vectors");
     for f in a {
         let rel = f.strip_prefix(&shared).unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), std::fs::read(testdata().join(rel)).unwrap(), "{}", rel.display());

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use pil_ledger_core::authority::{ALL_KINDS, ALL_ROLES};
+use pil_ledger_core::authority::{Kind, Role, ALL_ROLES};
 use pil_ledger_core::hash;
+use pil_ledger_core::wire::{self, Body};
 use pil_ledger_core::wire::{Entry, StatementHeader};
 
 fn doc(name: &str) -> String {
@@ -45,13 +46,79 @@ fn roles_table_matches_code() {
         roles.sort();
         rows.insert(cells[0].to_string(), roles);
     }
-    assert_eq!(rows.len(), ALL_KINDS.len(), "one row per kind: {rows:?}");
-    for k in ALL_KINDS {
+    assert_eq!(rows.len(), Kind::all().count(), "one row per kind: {rows:?}");
+    for k in Kind::all() {
         let mut want: Vec<String> = k.allowed_roles().iter().map(|r| r.as_str().to_string()).collect();
         want.sort();
         assert_eq!(rows.get(k.as_str()), Some(&want), "{}", k.as_str());
     }
     for r in ALL_ROLES {
         assert!(d.contains(r.as_str()), "roles.md names {}", r.as_str());
+    }
+}
+
+/// One body of each kind. The match is exhaustive, so a new kind cannot be
+/// added without a sample here (and so without its tag being pinned).
+fn sample(kind: Kind) -> Body {
+    match kind {
+        Kind::Genesis => Body::Genesis {
+            origin: "o".into(),
+            log_key: [1; 32],
+            officer: [2; 32],
+            holder: "h".into(),
+            unit: "u".into(),
+        },
+        Kind::KeyEnrolled => Body::enrol([3; 32], "h", "u", vec![Role::Prosecutor]),
+        Kind::KeyRevoked => Body::KeyRevoked { key: [4; 32], reason: "r".into(), compromised_since_ms: None },
+        Kind::Endorsed => Body::Endorsed { entry_hash: [5; 32], capacity: "witness".into() },
+        Kind::Correction => {
+            Body::Correction { entry_hash: [6; 32], field: "f".into(), value: "v".into(), reason: "r".into() }
+        }
+        Kind::CaseOpened => Body::CaseOpened { title: "t".into(), area: "a".into(), unit: "u".into() },
+    }
+}
+
+/// `| N | `Name` | ... |` rows of a markdown table whose header's second
+/// cell is `header`.
+fn index_rows(text: &str, header: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if cells.len() >= 2 && cells[0] == "index" {
+            inside = cells[1] == header;
+            continue;
+        }
+        if !inside || cells.len() < 2 || cells[0].starts_with("---") {
+            continue;
+        }
+        match cells[0].parse::<u32>() {
+            Ok(n) => out.push((n, cells[1].trim_matches('`').to_string())),
+            Err(_) => inside = false,
+        }
+    }
+    out
+}
+
+/// Inserting a kind in the middle of `Body` (or a role in the middle of
+/// `Role`) would change wire tags silently; this pins every tag to the
+/// table in schema/wire-format.md, by encoding a real value of each.
+#[test]
+fn wire_tags_of_every_kind_and_role_match_wire_format_md() {
+    let d = doc("wire-format.md");
+    let kinds = index_rows(&d, "kind");
+    assert_eq!(kinds.len(), Kind::all().count(), "one row per kind in wire-format.md §4: {kinds:?}");
+    for (tag, name) in &kinds {
+        let kind = Kind::all().find(|k| k.as_str() == name).unwrap_or_else(|| panic!("no kind {name}"));
+        let bytes = wire::encode(&sample(kind));
+        assert_eq!(u32::from_le_bytes(bytes[..4].try_into().unwrap()), *tag, "{name}");
+        assert_eq!(sample(kind).kind(), kind);
+        assert_eq!(kind.info().tag, *tag, "{name}");
+    }
+    let roles = index_rows(&d, "role");
+    assert_eq!(roles.len(), ALL_ROLES.len(), "one row per role: {roles:?}");
+    for (tag, name) in &roles {
+        let role: Role = name.parse().unwrap();
+        assert_eq!(wire::encode(&role), tag.to_le_bytes().to_vec(), "{name}");
     }
 }

@@ -1,0 +1,316 @@
+//! Derived indexes (invariant 7): the namespaces, the records they hold,
+//! typed look-ups, and the two in-memory views the rules run over
+//! ([`MemIndex`] for verify and reindex, [`Overlay`] for a group commit).
+//!
+//! A namespace byte read from storage is untrusted: it is turned into an
+//! [`Ns`] with [`Ns::from_u8`] (unknown bytes are `None`), and only an `Ns`
+//! ever indexes an array here.
+
+use std::collections::HashMap;
+
+use bincode::{Decode, Encode};
+
+use crate::authority::{Kind, Role};
+use crate::wire::{self, Hash32, PublicKey};
+
+/// Index namespaces, declared once. Every index is derived from the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Ns {
+    /// author ‖ nonce → seq (u64 BE): idempotency and replay protection.
+    Nonce = 1,
+    /// public key → [`KeyRecord`]: the key registry.
+    Key = 2,
+    /// entry hash → [`EntryRef`]: what Endorsed/Correction point at.
+    EntryHash = 3,
+    /// case id → [`CaseRecord`].
+    Case = 4,
+    /// case id ‖ 0xFF ‖ seq BE → empty: entries by case.
+    CaseEntries = 5,
+    /// entry hash ‖ endorser → seq BE: who endorsed what.
+    Endorsement = 6,
+    /// fixed names → values (the log key, the officer list, dual control).
+    Meta = 7,
+}
+
+/// Slots in per-namespace arrays: the largest discriminant plus one.
+const NS_SLOTS: usize = 8;
+
+impl Ns {
+    /// Every namespace, with its stable name (`storage.md`).
+    pub const ALL: [(Ns, &'static str); 7] = [
+        (Ns::Nonce, "nonce"),
+        (Ns::Key, "key"),
+        (Ns::EntryHash, "entry_hash"),
+        (Ns::Case, "case"),
+        (Ns::CaseEntries, "case_entries"),
+        (Ns::Endorsement, "endorsement"),
+        (Ns::Meta, "meta"),
+    ];
+
+    /// The namespace a stored byte names, if any.
+    pub fn from_u8(b: u8) -> Option<Ns> {
+        Ns::ALL.iter().map(|(n, _)| *n).find(|n| *n as u8 == b)
+    }
+
+    pub fn name(self) -> &'static str {
+        Ns::ALL.iter().find(|(n, _)| *n == self).map_or("unknown", |(_, s)| s)
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Human name of a namespace byte (`"unknown"` for bytes no namespace has).
+pub fn ns_name(ns: u8) -> &'static str {
+    Ns::from_u8(ns).map_or("unknown", Ns::name)
+}
+
+/// Storage failure seen through an index read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct BackendError(pub String);
+
+/// Read access to the derived indexes.
+pub trait IndexRead {
+    fn get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexWrite {
+    pub ns: Ns,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+/// A key as the registry knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct KeyRecord {
+    pub key: PublicKey,
+    pub holder: String,
+    pub unit: String,
+    pub roles: Vec<Role>,
+    pub valid_from_ms: u64,
+    pub valid_until_ms: Option<u64>,
+    pub enrolled_seq: u64,
+    pub enrolled_hash: Hash32,
+    /// A key-officer enrolment waiting for a second person's endorsement.
+    pub pending: bool,
+    /// Two people stood behind this enrolment: a second key officer
+    /// endorsed it (or it was activated under dual control).
+    pub vetted: bool,
+    pub revoked_seq: Option<u64>,
+    pub compromised_since_ms: Option<u64>,
+}
+
+/// What an entry hash points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EntryRef {
+    pub seq: u64,
+    pub author: PublicKey,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CaseRecord {
+    pub opened_seq: u64,
+    pub title: String,
+}
+
+pub(crate) fn rec<T: Encode>(v: &T) -> Vec<u8> {
+    wire::encode(v)
+}
+
+pub(crate) fn unrec<T: Encode + Decode<()>>(ns: Ns, b: &[u8]) -> Result<T, BackendError> {
+    wire::decode_canonical(b, wire::MAX_ENTRY_BYTES)
+        .map_err(|e| BackendError(format!("corrupt {} index record: {e}", ns.name())))
+}
+
+pub(crate) fn be_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+pub fn nonce_key(author: &PublicKey, nonce: &[u8; 16]) -> Vec<u8> {
+    let mut k = author.to_vec();
+    k.extend_from_slice(nonce);
+    k
+}
+
+pub fn case_entries_key(case_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = case_id.as_bytes().to_vec();
+    k.push(0xFF);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// A key's registry record.
+pub fn key_record(view: &(impl IndexRead + ?Sized), key: &PublicKey) -> Result<Option<KeyRecord>, BackendError> {
+    view.get(Ns::Key, key)?.map(|b| unrec(Ns::Key, &b)).transpose()
+}
+
+pub fn entry_ref(view: &(impl IndexRead + ?Sized), hash: &Hash32) -> Result<Option<EntryRef>, BackendError> {
+    view.get(Ns::EntryHash, hash)?.map(|b| unrec(Ns::EntryHash, &b)).transpose()
+}
+
+pub fn nonce_seq(
+    view: &(impl IndexRead + ?Sized),
+    author: &PublicKey,
+    nonce: &[u8; 16],
+) -> Result<Option<u64>, BackendError> {
+    match view.get(Ns::Nonce, &nonce_key(author, nonce))? {
+        None => Ok(None),
+        Some(b) => be_u64(&b).map(Some).ok_or_else(|| BackendError("corrupt nonce index record".into())),
+    }
+}
+
+pub fn case_record(view: &(impl IndexRead + ?Sized), case_id: &str) -> Result<Option<CaseRecord>, BackendError> {
+    view.get(Ns::Case, case_id.as_bytes())?.map(|b| unrec(Ns::Case, &b)).transpose()
+}
+
+/// The seq an index record derives from, where the record says (to name the
+/// seq in verify reasons). `None` for unknown namespaces or malformed data.
+pub fn index_record_seq(ns: u8, key: &[u8], value: &[u8]) -> Option<u64> {
+    match Ns::from_u8(ns)? {
+        Ns::Nonce | Ns::Endorsement => be_u64(value),
+        Ns::Key => unrec::<KeyRecord>(Ns::Key, value).ok().map(|r| r.revoked_seq.unwrap_or(r.enrolled_seq)),
+        Ns::EntryHash => unrec::<EntryRef>(Ns::EntryHash, value).ok().map(|r| r.seq),
+        Ns::Case => unrec::<CaseRecord>(Ns::Case, value).ok().map(|r| r.opened_seq),
+        Ns::CaseEntries => key.len().checked_sub(8).and_then(|i| be_u64(&key[i..])),
+        Ns::Meta => key.strip_prefix(b"enrolled@".as_slice()).and_then(be_u64),
+    }
+}
+
+type Maps = [HashMap<Vec<u8>, Vec<u8>>; NS_SLOTS];
+
+/// An index held in memory (verify, tests, rebuilds): one hash map per
+/// namespace, so look-ups by `&[u8]` neither allocate nor compare keys in
+/// order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemIndex {
+    by_ns: Maps,
+}
+
+impl MemIndex {
+    pub fn put_all(&mut self, writes: &[IndexWrite]) {
+        for w in writes {
+            self.by_ns[w.ns.slot()].insert(w.key.clone(), w.value.clone());
+        }
+    }
+    /// A record by raw namespace byte (`None` for unknown namespaces).
+    pub fn get_raw(&self, ns: u8, key: &[u8]) -> Option<&Vec<u8>> {
+        let ns = Ns::from_u8(ns)?;
+        self.by_ns[ns.slot()].get(key)
+    }
+    /// Every record, in no particular order: `(namespace, key, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, &Vec<u8>, &Vec<u8>)> {
+        self.by_ns.iter().enumerate().flat_map(|(ns, m)| m.iter().map(move |(k, v)| (ns as u8, k, v)))
+    }
+    pub fn len(&self) -> usize {
+        self.by_ns.iter().map(HashMap::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// All records as writes.
+    pub fn into_writes(self) -> Vec<IndexWrite> {
+        into_writes(self.by_ns)
+    }
+}
+
+fn into_writes(mut maps: Maps) -> Vec<IndexWrite> {
+    let mut out = Vec::with_capacity(maps.iter().map(HashMap::len).sum());
+    for (ns, _) in Ns::ALL {
+        for (key, value) in std::mem::take(&mut maps[ns.slot()]) {
+            out.push(IndexWrite { ns, key, value });
+        }
+    }
+    out
+}
+
+impl IndexRead for MemIndex {
+    fn get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self.by_ns[ns.slot()].get(key).cloned())
+    }
+}
+
+/// Base reads remembered by an [`Overlay`], misses included.
+type ReadCache = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Pending writes of an uncommitted group over a base index: what the writer
+/// consults so a group sees its own earlier entries. It also remembers what
+/// it read from the base (the base does not change while a group is being
+/// decided: the writer is its only writer), so repeated look-ups in a group
+/// (the author's key record, the log key) cost one store read.
+pub struct Overlay<'a, R: IndexRead + ?Sized> {
+    pub base: &'a R,
+    pending: Maps,
+    read: std::cell::RefCell<[ReadCache; NS_SLOTS]>,
+}
+
+impl<'a, R: IndexRead + ?Sized> Overlay<'a, R> {
+    pub fn new(base: &'a R) -> Self {
+        Overlay { base, pending: Default::default(), read: Default::default() }
+    }
+    pub fn put_all(&mut self, writes: Vec<IndexWrite>) {
+        for w in writes {
+            self.pending[w.ns.slot()].insert(w.key, w.value);
+        }
+    }
+    /// The final value of every key written (a key written twice in a
+    /// group is stored once).
+    pub fn into_writes(self) -> Vec<IndexWrite> {
+        into_writes(self.pending)
+    }
+}
+
+impl<R: IndexRead + ?Sized> IndexRead for Overlay<'_, R> {
+    fn get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        if let Some(v) = self.pending[ns.slot()].get(key) {
+            return Ok(Some(v.clone()));
+        }
+        if let Some(v) = self.read.borrow()[ns.slot()].get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(ns, key)?;
+        self.read.borrow_mut()[ns.slot()].insert(key.to_vec(), v.clone());
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_namespace_fits_the_slot_arrays_and_names_are_unique() {
+        let mut names = std::collections::HashSet::new();
+        for (ns, name) in Ns::ALL {
+            assert!((ns as usize) < NS_SLOTS);
+            assert_eq!(Ns::from_u8(ns as u8), Some(ns));
+            assert!(names.insert(name));
+        }
+        assert_eq!(Ns::from_u8(0), None);
+        assert_eq!(Ns::from_u8(200), None);
+        assert_eq!(ns_name(255), "unknown");
+    }
+
+    #[test]
+    fn malformed_records_name_no_seq_and_never_panic() {
+        assert_eq!(index_record_seq(Ns::Nonce as u8, b"k", &[1, 2, 3]), None);
+        assert_eq!(index_record_seq(Ns::CaseEntries as u8, b"short", b""), None);
+        assert_eq!(index_record_seq(Ns::Key as u8, b"k", &[0xff; 3]), None);
+        assert_eq!(index_record_seq(99, b"k", b"v"), None);
+        assert_eq!(index_record_seq(Ns::Nonce as u8, b"k", &7u64.to_be_bytes()), Some(7));
+    }
+
+    #[test]
+    fn entry_ref_with_an_unknown_kind_tag_is_a_backend_error_not_a_panic() {
+        let mut idx = MemIndex::default();
+        let mut bad = rec(&EntryRef { seq: 1, author: [1; 32], kind: Kind::Genesis });
+        let n = bad.len();
+        bad[n - 4..].copy_from_slice(&9999u32.to_le_bytes());
+        idx.put_all(&[IndexWrite { ns: Ns::EntryHash, key: vec![5; 32], value: bad }]);
+        assert!(entry_ref(&idx, &[5; 32]).is_err());
+    }
+}
