@@ -77,6 +77,19 @@ pub enum Kind {
     Endorsed,
     Correction,
     CaseOpened,
+    CaseEvent,
+    EvidenceRegistered,
+    EvidenceDerived,
+    Sealed,
+    Unsealed,
+    CustodyTransferred,
+    CustodyReceived,
+    EvidenceAccessed,
+    IntegrityChecked,
+    SubmittedToCourt,
+    Disposed,
+    LegalHold,
+    HoldReleased,
 }
 
 /// One row of the kind table: each kind is declared here once, with its
@@ -97,13 +110,57 @@ use Role::*;
 /// first key officer, whose authority is the genesis itself. Anyone
 /// enrolled may endorse or correct; *whose* endorsement counts (a different
 /// key and holder) and who may correct what are rules in `state`.
-pub const KINDS: [KindInfo; 6] = [
+pub const KINDS: [KindInfo; 19] = [
     KindInfo { kind: Kind::Genesis, tag: 0, name: "Genesis", roles: &[KeyOfficer] },
     KindInfo { kind: Kind::KeyEnrolled, tag: 1, name: "KeyEnrolled", roles: &[KeyOfficer] },
     KindInfo { kind: Kind::KeyRevoked, tag: 2, name: "KeyRevoked", roles: &[KeyOfficer] },
     KindInfo { kind: Kind::Endorsed, tag: 3, name: "Endorsed", roles: &ALL_ROLES },
     KindInfo { kind: Kind::Correction, tag: 4, name: "Correction", roles: &ALL_ROLES },
     KindInfo { kind: Kind::CaseOpened, tag: 5, name: "CaseOpened", roles: &[Prosecutor] },
+    // Evidence side (schema/evidence.md).
+    KindInfo { kind: Kind::CaseEvent, tag: 6, name: "CaseEvent", roles: &[Prosecutor, Assistant, CourtLiaison] },
+    KindInfo {
+        kind: Kind::EvidenceRegistered,
+        tag: 7,
+        name: "EvidenceRegistered",
+        roles: &[Prosecutor, Assistant, Custodian],
+    },
+    KindInfo {
+        kind: Kind::EvidenceDerived,
+        tag: 8,
+        name: "EvidenceDerived",
+        roles: &[Prosecutor, Assistant, Custodian],
+    },
+    KindInfo { kind: Kind::Sealed, tag: 9, name: "Sealed", roles: &[Custodian, Prosecutor, Assistant] },
+    KindInfo { kind: Kind::Unsealed, tag: 10, name: "Unsealed", roles: &[Custodian, Prosecutor] },
+    KindInfo {
+        kind: Kind::CustodyTransferred,
+        tag: 11,
+        name: "CustodyTransferred",
+        roles: &[Custodian, Prosecutor, Assistant, CourtLiaison],
+    },
+    KindInfo {
+        kind: Kind::CustodyReceived,
+        tag: 12,
+        name: "CustodyReceived",
+        roles: &[Custodian, Prosecutor, Assistant, CourtLiaison],
+    },
+    KindInfo {
+        kind: Kind::EvidenceAccessed,
+        tag: 13,
+        name: "EvidenceAccessed",
+        roles: &[Prosecutor, Assistant, Custodian, CourtLiaison, Auditor],
+    },
+    KindInfo {
+        kind: Kind::IntegrityChecked,
+        tag: 14,
+        name: "IntegrityChecked",
+        roles: &[Custodian, Auditor, Prosecutor, Assistant],
+    },
+    KindInfo { kind: Kind::SubmittedToCourt, tag: 15, name: "SubmittedToCourt", roles: &[CourtLiaison, Prosecutor] },
+    KindInfo { kind: Kind::Disposed, tag: 16, name: "Disposed", roles: &[Custodian] },
+    KindInfo { kind: Kind::LegalHold, tag: 17, name: "LegalHold", roles: &[Prosecutor, Approver] },
+    KindInfo { kind: Kind::HoldReleased, tag: 18, name: "HoldReleased", roles: &[Prosecutor, Approver] },
 ];
 
 impl Kind {

@@ -5,6 +5,7 @@
 //! Module map (one concept each):
 //! - [`wire`]: `Statement`, `Entry`, `Body`; the canonical codec.
 //! - [`hash`]: BLAKE3 domain separation.
+//! - [`digest`]: evidence file digests (BLAKE3, SHA-256, SM3 in one pass; MD5/SHA-1 prior digests).
 //! - [`merkle`]: RFC 9162 tree, proofs and verifiers, generic over the hasher.
 //! - [`note`]: C2SP signed notes and checkpoints.
 //! - [`keys`]: PEM key files, signing, strict and batched verification.
@@ -18,6 +19,7 @@
 
 pub mod authority;
 pub mod clock;
+pub mod digest;
 pub mod fuzzing;
 pub mod hash;
 pub mod json;

@@ -11,6 +11,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::authority::Role;
+use crate::digest::Digest;
 
 /// Wire format version carried in every statement and entry.
 pub const FORMAT_V1: u16 = 1;
@@ -67,6 +68,9 @@ pub struct Entry {
 
 /// The entry kinds. Wire tags are the declaration order (u32): **append new
 /// variants at the end only**.
+// One statement holds one body, decoded once; plain variants keep every
+// rule a simple pattern match, so the size spread between kinds is accepted.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(tag = "kind", deny_unknown_fields)]
 pub enum Body {
@@ -121,6 +125,165 @@ pub enum Body {
         /// The procuratorate unit handling the case.
         unit: String,
     },
+    // ---- evidence side (schema/evidence.md); every one carries the case id
+    // ---- in the statement header.
+    /// A stage of the case: pre-suit notice, suit filed, mediation notice,
+    /// effective judgment (with the amounts awarded), closed.
+    CaseEvent {
+        stage: CaseStage,
+        /// When it happened (the document's date), unix ms.
+        occurred_at_ms: u64,
+        /// The document's number, e.g. "（2026）京04民初1号".
+        reference: String,
+        note: String,
+        /// For a judgment: what was awarded, per head, with its designated use.
+        awards: Vec<Award>,
+    },
+    /// An item of evidence enters the ledger: its digests (never its bytes)
+    /// and how, where, when, by whom and on what basis it was collected.
+    EvidenceRegistered {
+        evidence_id: String,
+        /// Legal category, e.g. "electronic-data", "documentary", "physical".
+        category: String,
+        /// Digests of the file (BLAKE3, SHA-256, SM3); for a physical item,
+        /// digests of its photos, or none.
+        #[serde(default)]
+        digests: Vec<Digest>,
+        size: u64,
+        media_type: String,
+        /// A physical item (涉案财物): described, not a file.
+        physical: bool,
+        description: String,
+        /// Where it came from: source or holder before collection.
+        source: String,
+        /// Collection method, e.g. "on-site sampling", "screen recording".
+        method: String,
+        legal_basis: String,
+        /// Collectors' names; the first is the registrant, the second
+        /// endorses the registration (capacity `second-collector`).
+        collectors: Vec<String>,
+        witness: String,
+        place: String,
+        collected_at_ms: u64,
+        /// The UTC offset where it was collected, in minutes (480 = +08:00).
+        collected_tz_offset_min: i32,
+        tool: String,
+        tool_version: String,
+        original_medium: String,
+        /// Pre-ledger provenance: a notarisation, an external deposit number.
+        provenance: String,
+        /// Digests from an earlier forensic record (often MD5 or SHA-1);
+        /// they matched the file when registered, and are weak evidence.
+        #[serde(default)]
+        prior_digests: Vec<Digest>,
+    },
+    /// A new item made from an earlier one (a copy, an extract, a transcode).
+    EvidenceDerived {
+        evidence_id: String,
+        parent: String,
+        digests: Vec<Digest>,
+        size: u64,
+        media_type: String,
+        method: String,
+    },
+    /// The current holder seals the item.
+    Sealed {
+        evidence_id: String,
+        seal_id: String,
+        note: String,
+    },
+    /// The current holder breaks the seal, with an approver's approval (the
+    /// hash of the approver's `Endorsed` of the seal entry).
+    Unsealed {
+        evidence_id: String,
+        #[serde(with = "hex::serde")]
+        approval: Hash32,
+        /// The seal as found when opened.
+        condition: SealState,
+        note: String,
+    },
+    /// The current holder hands the item to another key.
+    CustodyTransferred {
+        evidence_id: String,
+        #[serde(with = "hex::serde")]
+        to: PublicKey,
+        purpose: String,
+        seal: SealState,
+    },
+    /// The receiver takes the item, with its own re-hash of it.
+    CustodyReceived {
+        evidence_id: String,
+        /// The `CustodyTransferred` entry this receipt answers.
+        #[serde(with = "hex::serde")]
+        transfer: Hash32,
+        /// The receiver's re-hash; a mismatch is recorded and flagged.
+        digests: Vec<Digest>,
+        seal: SealState,
+    },
+    /// Someone looked at or used the item.
+    EvidenceAccessed {
+        evidence_id: String,
+        purpose: String,
+    },
+    /// A re-hash of the item; a mismatch is recorded and flagged.
+    IntegrityChecked {
+        evidence_id: String,
+        digests: Vec<Digest>,
+        note: String,
+    },
+    /// The item was submitted to a court.
+    SubmittedToCourt {
+        evidence_id: String,
+        court: String,
+        reference: String,
+    },
+    /// The item was disposed of (returned, destroyed, confiscated).
+    Disposed {
+        evidence_id: String,
+        method: String,
+        reason: String,
+    },
+    /// No disposal while a hold stands.
+    LegalHold {
+        evidence_id: String,
+        reason: String,
+    },
+    HoldReleased {
+        evidence_id: String,
+        reason: String,
+    },
+}
+
+/// A stage of a case (`CaseEvent`). Wire tags: declaration order, append only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStage {
+    PreSuitNotice,
+    SuitFiled,
+    MediationNotice,
+    Judgment,
+    Closed,
+}
+
+/// One head of an award in a judgment: what, how much, for what use.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Award {
+    /// e.g. "ecological restoration", "punitive damages".
+    pub head: String,
+    pub amount_fen: u64,
+    /// e.g. "ecological-restoration", "consumer-relief", "treasury".
+    pub designated_use: String,
+}
+
+/// A seal as observed. Wire tags: declaration order, append only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SealState {
+    /// No seal on the item.
+    None,
+    Intact,
+    Broken,
 }
 
 impl Body {
@@ -145,6 +308,19 @@ impl Body {
             Body::Endorsed { .. } => Kind::Endorsed,
             Body::Correction { .. } => Kind::Correction,
             Body::CaseOpened { .. } => Kind::CaseOpened,
+            Body::CaseEvent { .. } => Kind::CaseEvent,
+            Body::EvidenceRegistered { .. } => Kind::EvidenceRegistered,
+            Body::EvidenceDerived { .. } => Kind::EvidenceDerived,
+            Body::Sealed { .. } => Kind::Sealed,
+            Body::Unsealed { .. } => Kind::Unsealed,
+            Body::CustodyTransferred { .. } => Kind::CustodyTransferred,
+            Body::CustodyReceived { .. } => Kind::CustodyReceived,
+            Body::EvidenceAccessed { .. } => Kind::EvidenceAccessed,
+            Body::IntegrityChecked { .. } => Kind::IntegrityChecked,
+            Body::SubmittedToCourt { .. } => Kind::SubmittedToCourt,
+            Body::Disposed { .. } => Kind::Disposed,
+            Body::LegalHold { .. } => Kind::LegalHold,
+            Body::HoldReleased { .. } => Kind::HoldReleased,
         }
     }
 }

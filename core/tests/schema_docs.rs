@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use pil_ledger_core::authority::{Kind, Role, ALL_ROLES};
+use pil_ledger_core::digest::{Digest, DigestAlg};
 use pil_ledger_core::hash;
-use pil_ledger_core::wire::{self, Body};
+use pil_ledger_core::wire::{self, Award, Body, CaseStage, SealState};
 use pil_ledger_core::wire::{Entry, StatementHeader};
 
 fn doc(name: &str) -> String {
@@ -75,6 +76,72 @@ fn sample(kind: Kind) -> Body {
             Body::Correction { entry_hash: [6; 32], field: "f".into(), value: "v".into(), reason: "r".into() }
         }
         Kind::CaseOpened => Body::CaseOpened { title: "t".into(), area: "a".into(), unit: "u".into() },
+        Kind::CaseEvent => Body::CaseEvent {
+            stage: CaseStage::Judgment,
+            occurred_at_ms: 1,
+            reference: "r".into(),
+            note: "n".into(),
+            awards: vec![Award { head: "h".into(), amount_fen: 100, designated_use: "u".into() }],
+        },
+        Kind::EvidenceRegistered => Body::EvidenceRegistered {
+            evidence_id: "E-1".into(),
+            category: "electronic-data".into(),
+            digests: vec![Digest { alg: DigestAlg::Blake3, value: vec![7; 32] }],
+            size: 3,
+            media_type: "image/jpeg".into(),
+            physical: false,
+            description: "d".into(),
+            source: "s".into(),
+            method: "m".into(),
+            legal_basis: "b".into(),
+            collectors: vec!["A".into(), "B".into()],
+            witness: "w".into(),
+            place: "p".into(),
+            collected_at_ms: 1,
+            collected_tz_offset_min: 480,
+            tool: "t".into(),
+            tool_version: "1".into(),
+            original_medium: "o".into(),
+            provenance: "v".into(),
+            prior_digests: vec![],
+        },
+        Kind::EvidenceDerived => Body::EvidenceDerived {
+            evidence_id: "E-2".into(),
+            parent: "E-1".into(),
+            digests: vec![],
+            size: 1,
+            media_type: "m".into(),
+            method: "copy".into(),
+        },
+        Kind::Sealed => Body::Sealed { evidence_id: "E-1".into(), seal_id: "S".into(), note: "n".into() },
+        Kind::Unsealed => Body::Unsealed {
+            evidence_id: "E-1".into(),
+            approval: [1; 32],
+            condition: SealState::Intact,
+            note: "n".into(),
+        },
+        Kind::CustodyTransferred => Body::CustodyTransferred {
+            evidence_id: "E-1".into(),
+            to: [2; 32],
+            purpose: "p".into(),
+            seal: SealState::Intact,
+        },
+        Kind::CustodyReceived => Body::CustodyReceived {
+            evidence_id: "E-1".into(),
+            transfer: [3; 32],
+            digests: vec![],
+            seal: SealState::Intact,
+        },
+        Kind::EvidenceAccessed => Body::EvidenceAccessed { evidence_id: "E-1".into(), purpose: "p".into() },
+        Kind::IntegrityChecked => {
+            Body::IntegrityChecked { evidence_id: "E-1".into(), digests: vec![], note: "n".into() }
+        }
+        Kind::SubmittedToCourt => {
+            Body::SubmittedToCourt { evidence_id: "E-1".into(), court: "c".into(), reference: "r".into() }
+        }
+        Kind::Disposed => Body::Disposed { evidence_id: "E-1".into(), method: "m".into(), reason: "r".into() },
+        Kind::LegalHold => Body::LegalHold { evidence_id: "E-1".into(), reason: "r".into() },
+        Kind::HoldReleased => Body::HoldReleased { evidence_id: "E-1".into(), reason: "r".into() },
     }
 }
 

@@ -31,14 +31,21 @@ pub enum Ns {
     Endorsement = 6,
     /// fixed names → values (the log key, the officer list, dual control).
     Meta = 7,
+    /// evidence id → [`EvidenceRecord`]: one record per item, so every
+    /// evidence rule is one look-up.
+    Evidence = 8,
+    /// algorithm tag (u8) ‖ digest bytes → evidence id.
+    Digest = 9,
+    /// entry hash of an evidence entry → evidence id.
+    EvidenceEntry = 10,
 }
 
 /// Slots in per-namespace arrays: the largest discriminant plus one.
-const NS_SLOTS: usize = 8;
+const NS_SLOTS: usize = 11;
 
 impl Ns {
     /// Every namespace, with its stable name (`storage.md`).
-    pub const ALL: [(Ns, &'static str); 7] = [
+    pub const ALL: [(Ns, &'static str); 10] = [
         (Ns::Nonce, "nonce"),
         (Ns::Key, "key"),
         (Ns::EntryHash, "entry_hash"),
@@ -46,6 +53,9 @@ impl Ns {
         (Ns::CaseEntries, "case_entries"),
         (Ns::Endorsement, "endorsement"),
         (Ns::Meta, "meta"),
+        (Ns::Evidence, "evidence"),
+        (Ns::Digest, "digest"),
+        (Ns::EvidenceEntry, "evidence_entry"),
     ];
 
     /// The namespace a stored byte names, if any.
@@ -116,6 +126,45 @@ pub struct EntryRef {
 pub struct CaseRecord {
     pub opened_seq: u64,
     pub title: String,
+    /// The `CaseEvent` judgment, if one was recorded.
+    pub judgment_seq: Option<u64>,
+    /// The `CaseEvent` closing the case: nothing more is recorded on it.
+    pub closed_seq: Option<u64>,
+}
+
+/// One item of evidence as the rules see it now (current holder, seal,
+/// custody, holds, disposal).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EvidenceRecord {
+    pub evidence_id: String,
+    pub case_id: String,
+    pub registered_seq: u64,
+    pub registered_hash: Hash32,
+    pub registrant: PublicKey,
+    pub collectors: Vec<String>,
+    pub physical: bool,
+    pub digests: Vec<crate::digest::Digest>,
+    /// For a derived item, the item it was made from.
+    pub parent: Option<String>,
+    /// The key that holds the item now.
+    pub holder: PublicKey,
+    /// A handover not yet received: the transfer entry and the receiver.
+    pub pending_transfer: Option<(Hash32, PublicKey)>,
+    pub transfers: u32,
+    /// The `Sealed` entry of the seal on the item now, if sealed.
+    pub seal: Option<Hash32>,
+    /// An approver's `Endorsed` of that seal (entry hash, approver key):
+    /// what an unsealing must name.
+    pub seal_approval: Option<(Hash32, PublicKey)>,
+    /// First seq at which a seal was found broken.
+    pub seal_broken_seq: Option<u64>,
+    /// Seq of the second collector's endorsement.
+    pub second_collector_seq: Option<u64>,
+    /// First seq at which a re-hash did not match.
+    pub rehash_mismatch_seq: Option<u64>,
+    pub hold: bool,
+    pub disposed_seq: Option<u64>,
+    pub submitted_seq: Option<u64>,
 }
 
 pub(crate) fn rec<T: Encode>(v: &T) -> Vec<u8> {
@@ -164,6 +213,30 @@ pub fn nonce_seq(
     }
 }
 
+pub fn evidence_record(
+    view: &(impl IndexRead + ?Sized),
+    evidence_id: &str,
+) -> Result<Option<EvidenceRecord>, BackendError> {
+    view.get(Ns::Evidence, evidence_id.as_bytes())?.map(|b| unrec(Ns::Evidence, &b)).transpose()
+}
+
+/// The key of a digest in [`Ns::Digest`].
+pub fn digest_key(d: &crate::digest::Digest) -> Vec<u8> {
+    let mut k = vec![d.alg as u8];
+    k.extend_from_slice(&d.value);
+    k
+}
+
+/// The evidence id a digest (any algorithm) was registered under.
+pub fn evidence_by_digest(
+    view: &(impl IndexRead + ?Sized),
+    d: &crate::digest::Digest,
+) -> Result<Option<String>, BackendError> {
+    view.get(Ns::Digest, &digest_key(d))?
+        .map(|b| String::from_utf8(b).map_err(|_| BackendError("corrupt digest index record".into())))
+        .transpose()
+}
+
 pub fn case_record(view: &(impl IndexRead + ?Sized), case_id: &str) -> Result<Option<CaseRecord>, BackendError> {
     view.get(Ns::Case, case_id.as_bytes())?.map(|b| unrec(Ns::Case, &b)).transpose()
 }
@@ -178,6 +251,8 @@ pub fn index_record_seq(ns: u8, key: &[u8], value: &[u8]) -> Option<u64> {
         Ns::Case => unrec::<CaseRecord>(Ns::Case, value).ok().map(|r| r.opened_seq),
         Ns::CaseEntries => key.len().checked_sub(8).and_then(|i| be_u64(&key[i..])),
         Ns::Meta => key.strip_prefix(b"enrolled@".as_slice()).and_then(be_u64),
+        Ns::Evidence => unrec::<EvidenceRecord>(Ns::Evidence, value).ok().map(|r| r.registered_seq),
+        Ns::Digest | Ns::EvidenceEntry => None,
     }
 }
 

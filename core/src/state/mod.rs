@@ -12,16 +12,20 @@
 //! - [`refusal`]: the typed refusals and their stable codes;
 //! - [`registry`]: genesis, keys, officers, dual control;
 //! - [`shared`]: endorsements (a hook per capacity), corrections, cases;
-//! - the evidence and fund rules get a room each beside these.
+//! - [`evidence`]: evidence items, seals, custody, holds, disposal, case events;
+//! - the fund rules get a room beside these.
 
+mod evidence;
 pub mod index;
 pub mod refusal;
 pub mod registry;
 mod shared;
 
+pub use evidence::decode_record as decode_evidence_record;
 pub use index::{
-    case_entries_key, case_record, entry_ref, index_record_seq, key_record, nonce_key, nonce_seq, ns_name,
-    BackendError, CaseRecord, EntryRef, IndexRead, IndexWrite, KeyRecord, MemIndex, Ns, Overlay,
+    case_entries_key, case_record, digest_key, entry_ref, evidence_by_digest, evidence_record, index_record_seq,
+    key_record, nonce_key, nonce_seq, ns_name, BackendError, CaseRecord, EntryRef, EvidenceRecord, IndexRead,
+    IndexWrite, KeyRecord, MemIndex, Ns, Overlay,
 };
 pub use refusal::Refusal;
 
@@ -149,6 +153,19 @@ fn dispatch(
             shared::correct(view, me()?, entry_hash, field, reason)
         }
         Body::CaseOpened { title, area: _, unit: _ } => shared::open_case(view, c, title, out),
+        Body::CaseEvent { .. }
+        | Body::EvidenceRegistered { .. }
+        | Body::EvidenceDerived { .. }
+        | Body::Sealed { .. }
+        | Body::Unsealed { .. }
+        | Body::CustodyTransferred { .. }
+        | Body::CustodyReceived { .. }
+        | Body::EvidenceAccessed { .. }
+        | Body::IntegrityChecked { .. }
+        | Body::SubmittedToCourt { .. }
+        | Body::Disposed { .. }
+        | Body::LegalHold { .. }
+        | Body::HoldReleased { .. } => evidence::apply(view, c, me()?, out),
     }
 }
 
@@ -173,3 +190,5 @@ fn common_indexes(c: &Candidate<'_>, kind: Kind, out: &mut Outcome) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_evidence;

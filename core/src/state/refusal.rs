@@ -73,6 +73,47 @@ pub enum Refusal {
     NonceConflict { seq: u64 },
     #[error("(author, nonce) already used at seq {seq}")]
     NonceReused { seq: u64 },
+    // ---- evidence (schema/evidence.md)
+    #[error("no evidence item {0:?}")]
+    UnknownEvidence(String),
+    #[error("evidence id {0:?} is already registered")]
+    EvidenceExists(String),
+    #[error("evidence {evidence_id:?} belongs to case {case_id:?}; the statement names another case")]
+    CaseMismatch { evidence_id: String, case_id: String },
+    #[error("evidence {evidence_id:?} was disposed of at seq {seq}; nothing more is recorded on it")]
+    AlreadyDisposed { evidence_id: String, seq: u64 },
+    #[error("only the current holder of {0:?} may do this")]
+    NotTheHolder(String),
+    #[error("digest refused: {0}")]
+    InvalidDigest(String),
+    #[error("digest {digest} is already registered as evidence {evidence_id:?}")]
+    DigestExists { digest: String, evidence_id: String },
+    #[error("the registrant ({registrant}) must be the first collector (the entry names {first})")]
+    RegistrantNotCollector { registrant: String, first: String },
+    #[error("the endorser is not one of the other collectors named for {0:?}")]
+    NotACollector(String),
+    #[error("{0:?} is already sealed")]
+    AlreadySealed(String),
+    #[error("{0:?} is not sealed")]
+    NotSealed(String),
+    #[error("approval refused: {0}")]
+    ApprovalInvalid(String),
+    #[error("{0:?} has a handover not yet received")]
+    TransferPending(String),
+    #[error("no pending handover of {0:?} matches that transfer")]
+    UnknownTransfer(String),
+    #[error("the handover of {0:?} is addressed to another key")]
+    NotTheReceiver(String),
+    #[error("receiver refused: {0}")]
+    InvalidReceiver(String),
+    #[error("{0:?} is under a legal hold: it cannot be disposed of")]
+    OnLegalHold(String),
+    #[error("{0:?} is already under a legal hold")]
+    AlreadyOnHold(String),
+    #[error("{0:?} is not under a legal hold")]
+    NotOnHold(String),
+    #[error("case {case_id:?} was closed at seq {seq}")]
+    CaseClosed { case_id: String, seq: u64 },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -120,13 +161,33 @@ impl Refusal {
             InvalidValue(_) => "invalid_value",
             NonceConflict { .. } => "nonce_conflict",
             NonceReused { .. } => "nonce_reused",
+            UnknownEvidence(_) => "unknown_evidence",
+            EvidenceExists(_) => "evidence_exists",
+            CaseMismatch { .. } => "case_mismatch",
+            AlreadyDisposed { .. } => "already_disposed",
+            NotTheHolder(_) => "not_the_holder",
+            InvalidDigest(_) => "invalid_digest",
+            DigestExists { .. } => "digest_exists",
+            RegistrantNotCollector { .. } => "registrant_not_collector",
+            NotACollector(_) => "not_a_collector",
+            AlreadySealed(_) => "already_sealed",
+            NotSealed(_) => "not_sealed",
+            ApprovalInvalid(_) => "approval_invalid",
+            TransferPending(_) => "transfer_pending",
+            UnknownTransfer(_) => "unknown_transfer",
+            NotTheReceiver(_) => "not_the_receiver",
+            InvalidReceiver(_) => "invalid_receiver",
+            OnLegalHold(_) => "on_legal_hold",
+            AlreadyOnHold(_) => "already_on_hold",
+            NotOnHold(_) => "not_on_hold",
+            CaseClosed { .. } => "case_closed",
             Backend(_) => "storage_error",
         }
     }
 
     /// Every code `code()` can return, for the test that keeps
     /// `schema/reasons.md` true.
-    pub const CODES: [&'static str; 31] = [
+    pub const CODES: [&'static str; 51] = [
         "statement_not_canonical",
         "signature_invalid",
         "wrong_origin",
@@ -157,6 +218,26 @@ impl Refusal {
         "invalid_value",
         "nonce_conflict",
         "nonce_reused",
+        "unknown_evidence",
+        "evidence_exists",
+        "case_mismatch",
+        "already_disposed",
+        "not_the_holder",
+        "invalid_digest",
+        "digest_exists",
+        "registrant_not_collector",
+        "not_a_collector",
+        "already_sealed",
+        "not_sealed",
+        "approval_invalid",
+        "transfer_pending",
+        "unknown_transfer",
+        "not_the_receiver",
+        "invalid_receiver",
+        "on_legal_hold",
+        "already_on_hold",
+        "not_on_hold",
+        "case_closed",
         "storage_error",
     ];
 }

@@ -6,7 +6,7 @@ use crate::names::same_person;
 use crate::wire::Hash32;
 
 use super::index::{case_record, entry_ref, key_record, rec, CaseRecord, IndexRead, IndexWrite, KeyRecord, Ns};
-use super::{registry, roles_str, Candidate, Outcome, Refusal};
+use super::{evidence, registry, roles_str, Candidate, Outcome, Refusal};
 
 /// `Endorsed`: a second person — a different key *and* a different holder —
 /// endorses an earlier entry in a stated capacity. The capacity's domain
@@ -41,12 +41,10 @@ pub(super) fn endorse(
             }
             registry::endorse_enrolment(view, c, me, author.as_ref(), &target, out)
         }
-        // Recorded facts; the evidence and fund rules read them.
-        Capacity::Witness
-        | Capacity::SecondCollector
-        | Capacity::CustodyReceiver
-        | Capacity::Approver
-        | Capacity::FinanceReviewer => Ok(()),
+        Capacity::SecondCollector => evidence::endorse_as_second_collector(view, c, me, entry_hash, &target, out),
+        Capacity::Approver => evidence::endorse_as_approver(view, c, me, entry_hash, &target, out),
+        // Recorded facts; later rules read them.
+        Capacity::Witness | Capacity::CustodyReceiver | Capacity::FinanceReviewer => Ok(()),
     }
 }
 
@@ -87,7 +85,7 @@ pub(super) fn open_case(
     if case_record(view, case_id)?.is_some() {
         return Err(Refusal::CaseExists(case_id.clone()));
     }
-    let r = CaseRecord { opened_seq: c.seq, title: title.to_string() };
+    let r = CaseRecord { opened_seq: c.seq, title: title.to_string(), judgment_seq: None, closed_seq: None };
     out.writes.push(IndexWrite { ns: Ns::Case, key: case_id.as_bytes().to_vec(), value: rec(&r) });
     out.created.push(("case_id", case_id.clone()));
     Ok(())

@@ -11,25 +11,25 @@ use crate::wire::{Body, PublicKey, Statement, FORMAT_V1};
 const ORIGIN: &str = "test.example/ledger";
 const T0: u64 = 1_800_000_000_000;
 
-struct Script {
-    index: MemIndex,
-    seq: u64,
-    now: u64,
+pub(super) struct Script {
+    pub(super) index: MemIndex,
+    pub(super) seq: u64,
+    pub(super) now: u64,
     nonce: u64,
     log: SigningKey,
 }
 
-fn key(n: u8) -> SigningKey {
+pub(super) fn key(n: u8) -> SigningKey {
     SigningKey::from_bytes(&[n; 32])
 }
 
-fn pk(k: &SigningKey) -> PublicKey {
+pub(super) fn pk(k: &SigningKey) -> PublicKey {
     k.verifying_key().to_bytes()
 }
 
 impl Script {
     /// A ledger whose genesis names `officer` ("Zhang San").
-    fn new(officer: &SigningKey) -> Script {
+    pub(super) fn new(officer: &SigningKey) -> Script {
         let mut s = Script { index: MemIndex::default(), seq: 0, now: T0, nonce: 0, log: key(200) };
         let g = Body::Genesis {
             origin: ORIGIN.into(),
@@ -44,7 +44,12 @@ impl Script {
 
     /// Apply; on success the writes go into the index. Returns the entry
     /// hash, or the refusal code.
-    fn step(&mut self, author: &SigningKey, case_id: &str, body: Body) -> Result<([u8; 32], Outcome), &'static str> {
+    pub(super) fn step(
+        &mut self,
+        author: &SigningKey,
+        case_id: &str,
+        body: Body,
+    ) -> Result<([u8; 32], Outcome), &'static str> {
         self.nonce += 1;
         let mut nonce = [0u8; 16];
         nonce[..8].copy_from_slice(&self.nonce.to_le_bytes());
@@ -66,18 +71,18 @@ impl Script {
         Ok((entry_hash, out))
     }
 
-    fn ok(&mut self, author: &SigningKey, case_id: &str, body: Body) -> [u8; 32] {
+    pub(super) fn ok(&mut self, author: &SigningKey, case_id: &str, body: Body) -> [u8; 32] {
         self.step(author, case_id, body).unwrap_or_else(|c| panic!("refused: {c}")).0
     }
 
-    fn refused(&mut self, author: &SigningKey, case_id: &str, body: Body) -> &'static str {
+    pub(super) fn refused(&mut self, author: &SigningKey, case_id: &str, body: Body) -> &'static str {
         match self.step(author, case_id, body) {
             Ok(_) => panic!("accepted, expected a refusal"),
             Err(c) => c,
         }
     }
 
-    fn enrol(&mut self, officer: &SigningKey, who: &SigningKey, holder: &str, roles: Vec<Role>) -> [u8; 32] {
+    pub(super) fn enrol(&mut self, officer: &SigningKey, who: &SigningKey, holder: &str, roles: Vec<Role>) -> [u8; 32] {
         self.ok(officer, "", Body::enrol(pk(who), holder, "Unit", roles))
     }
 }
@@ -86,7 +91,7 @@ fn revoke(k: &SigningKey, compromised: Option<u64>) -> Body {
     Body::KeyRevoked { key: pk(k), reason: "left".into(), compromised_since_ms: compromised }
 }
 
-fn endorse(h: [u8; 32], capacity: &str) -> Body {
+pub(super) fn endorse(h: [u8; 32], capacity: &str) -> Body {
     Body::Endorsed { entry_hash: h, capacity: capacity.into() }
 }
 
