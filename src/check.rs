@@ -2,148 +2,304 @@
 //! entry from its bytes; this module then compares what the store holds
 //! besides entries (Merkle nodes, indexes, head, checkpoints) with the
 //! rebuild, so nothing stored is trusted.
+//!
+//! The store is read through one ordered raw scan (`Store::raw_scan`), and
+//! every key is classified here. A key that has a known prefix but the
+//! wrong shape, a record that does not decode, and a key with an unknown
+//! prefix are reported as reasons (`store_key_malformed`,
+//! `store_record_malformed`, `store_key_unknown`), never as an error and
+//! never by a panic: corrupt storage gets a verdict. Only a failure of the
+//! storage engine itself is an error (exit 3).
+
+use std::collections::HashMap;
 
 use pil_ledger_core::note::NoteVerifier;
-use pil_ledger_core::state;
+use pil_ledger_core::state::{self, Ns};
 use pil_ledger_core::verify::{self, LedgerVerdict, LedgerVerifier, Reason};
 
 use crate::ledger::LedgerError;
-use crate::store::Store;
+use crate::store::{Head, LedgerConfig, Store, StoreError, STORAGE_FORMAT};
+
+/// Storage reasons, at most [`verify::MAX_REASONS`] listed per code; the
+/// rest are counted.
+#[derive(Default)]
+struct Found {
+    reasons: Vec<Reason>,
+    per_code: HashMap<String, usize>,
+    more: u64,
+}
+
+impl Found {
+    fn add(&mut self, r: Reason) {
+        let n = self.per_code.entry(r.code.clone()).or_default();
+        if *n < verify::MAX_REASONS {
+            *n += 1;
+            self.reasons.push(r);
+        } else {
+            self.more += 1;
+        }
+    }
+    fn error(&mut self, code: &str, seq: Option<u64>, message: impl Into<String>) {
+        self.add(Reason::error(code, seq, message));
+    }
+}
+
+/// A raw key, shortened for a message.
+fn show_key(k: &[u8]) -> String {
+    if k.len() > 48 {
+        format!("{}… ({} bytes)", hex::encode(&k[..48]), k.len())
+    } else {
+        format!("{} ({} bytes)", hex::encode(k), k.len())
+    }
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    u64::from_be_bytes(a)
+}
+
+/// The leaves `[lo, hi)` a node `(level, index)` covers, if representable.
+fn node_span(level: u8, index: u64) -> Option<(u64, u64)> {
+    let span = 1u64.checked_shl(u32::from(level))?;
+    let lo = index.checked_mul(span)?;
+    Some((lo, lo.saturating_add(span)))
+}
+
+/// Compares stored Merkle nodes with the rebuilt tree.
+struct NodeCheck {
+    /// Entries rebuilt: the tree's size (never the head's claim, which may
+    /// be forged).
+    size: u64,
+    /// Derivable nodes seen per level.
+    seen: [u64; 64],
+    /// Leaves whose stored leaf node mismatched (nodes arrive level by
+    /// level, so these are known before the parents above them).
+    bad_leaves: Vec<u64>,
+}
+
+impl NodeCheck {
+    fn width(&self, level: u8) -> u64 {
+        if level < 64 {
+            self.size >> level
+        } else {
+            0
+        }
+    }
+    /// `merkle_node_mismatch`, attributed to the first mismatching leaf
+    /// under the node, else its first leaf.
+    fn mismatch(&mut self, found: &mut Found, level: u8, index: u64, what: &str) {
+        let seq = node_span(level, index)
+            .map(|(lo, hi)| self.bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo));
+        if level == 0 {
+            self.bad_leaves.push(index);
+        }
+        found.error("merkle_node_mismatch", seq, format!("stored Merkle node ({level}, {index}) {what}"));
+    }
+}
 
 /// Full verification of a store. `trusted`: the verifier key the caller
 /// trusts (else the genesis entry's is used, and that is all it proves).
 /// `kept`: checkpoint notes the caller saved earlier; the log must extend
-/// each of them.
+/// each of them. Never panics on stored data; malformed keys and records
+/// are reasons in the verdict.
 pub fn verify_store(
     store: &dyn Store,
     trusted: Option<&NoteVerifier>,
     kept: &[Vec<u8>],
     progress: &dyn Fn(u64, u64),
 ) -> Result<LedgerVerdict, LedgerError> {
-    let head = store.head()?;
-    let size = head.as_ref().map_or(0, |h| h.size);
-    let mut v = LedgerVerifier::new();
-    let mut extra = Vec::new();
-    for r in store.entries(0, u64::MAX) {
-        let (seq, bytes) = r?;
-        if seq >= size {
-            extra.push(Reason::error("entry_beyond_head", Some(seq), "an entry is stored beyond the head's size"));
-            continue;
+    let mut found = Found::default();
+    let head: Option<Head> = match store.head() {
+        Ok(Some(h)) => Some(h),
+        Ok(None) => {
+            found.error("head_missing", None, "no head record");
+            None
         }
-        v.push(seq, &bytes);
-        if seq % 1024 == 0 {
-            progress(seq, size);
+        Err(StoreError::Corrupt(why)) => {
+            found.error("store_record_malformed", None, format!("the head record (key H) does not decode: {why}"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Without a usable head every stored entry is checked (none is "beyond").
+    let bound = head.as_ref().map_or(u64::MAX, |h| h.size);
+    let total = head.as_ref().map_or(0, |h| h.size);
+    let mut v = LedgerVerifier::new();
+    let mut cps: Vec<(Vec<u8>, bool)> = Vec::new();
+    let mut scan = store.raw_scan().peekable();
+    let mut last_prefix: Option<u8> = None;
+    let mut in_order = |k: &[u8]| -> Result<(), LedgerError> {
+        // Records must come ascending by key: entries (E) are all replayed
+        // before index (I) and node (N) records are compared.
+        let p = k.first().copied();
+        if p < last_prefix {
+            return Err(StoreError::Corrupt("the store's raw scan is not in key order".into()).into());
+        }
+        last_prefix = p;
+        Ok(())
+    };
+
+    // Phase 1: every key below 'I': checkpoints (C), entries (E), the
+    // configuration (G), the head (H), unknown prefixes.
+    while let Some(Ok((k, _))) = scan.peek() {
+        if k.first().is_some_and(|b| *b >= b'I') {
+            break;
+        }
+        let (k, val) = scan.next().expect("peeked")?;
+        in_order(&k)?;
+        match k.first() {
+            Some(b'E') if k.len() == 9 => {
+                let seq = be_u64(&k[1..]);
+                if seq >= bound {
+                    found.error("entry_beyond_head", Some(seq), "an entry is stored beyond the head's size");
+                    continue;
+                }
+                v.push(seq, &val);
+                if seq % 1024 == 0 {
+                    progress(seq, total);
+                }
+            }
+            Some(b'C') if k.len() == 9 => cps.push((val, false)),
+            Some(b'G') if k.len() == 1 => {
+                if let Err(e) = pil_ledger_core::wire::decode_canonical::<LedgerConfig>(
+                    &val,
+                    pil_ledger_core::wire::MAX_ENTRY_BYTES,
+                ) {
+                    found.error(
+                        "store_record_malformed",
+                        None,
+                        format!("the configuration record (key G) does not decode: {e}"),
+                    );
+                }
+            }
+            Some(b'H') if k.len() == 1 => {} // read above
+            Some(p @ (b'E' | b'C' | b'G' | b'H')) => found.error(
+                "store_key_malformed",
+                None,
+                format!("store key {} has prefix '{}' but not the shape of its records", show_key(&k), *p as char),
+            ),
+            _ => found.error("store_key_unknown", None, format!("store key {} has no known prefix", show_key(&k))),
         }
     }
-    progress(size, size);
-    // Checkpoints: every stored one must match the rebuilt tree; the head's
-    // is the latest.
-    let mut cps: Vec<(Vec<u8>, bool)> =
-        store.checkpoints()?.into_iter().map(|(_, n)| (n.into_bytes(), false)).collect();
+    progress(v.entries(), total.max(v.entries()));
+
+    // Phase 2: indexes (I), Merkle nodes (N), the format (V), unknown
+    // prefixes; compared with the complete rebuild.
+    let tree = v.tree();
+    let rebuilt = v.index();
+    let mut nodes = NodeCheck { size: tree.size(), seen: [0; 64], bad_leaves: Vec::new() };
+    let mut index_matched = 0usize;
+    let index_note = |found: &mut Found, ns: u8, key: &[u8], value: Option<&Vec<u8>>, how: &str| {
+        let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
+        found.error(
+            "index_mismatch",
+            seq,
+            format!("index record ({}, {}) {how} the log; run reindex", state::ns_name(ns), hex::encode(key)),
+        );
+    };
+    for r in scan {
+        let (k, val) = r?;
+        in_order(&k)?;
+        match k.first() {
+            Some(b'I') if k.len() >= 2 && Ns::from_u8(k[1]).is_some() => {
+                let (ns, key) = (k[1], &k[2..]);
+                match rebuilt.get_raw(ns, key) {
+                    Some(want) if *want == val => index_matched += 1,
+                    Some(want) => {
+                        index_matched += 1;
+                        index_note(&mut found, ns, key, Some(want), "differs from");
+                    }
+                    None => index_note(&mut found, ns, key, None, "is not derivable from"),
+                }
+            }
+            Some(b'I') => {
+                found.error("store_key_malformed", None, format!("index key {} names no known namespace", show_key(&k)))
+            }
+            Some(b'N') if k.len() == 10 => {
+                let (level, index) = (k[1], be_u64(&k[2..]));
+                let Ok(h) = <[u8; 32]>::try_from(val.as_slice()) else {
+                    let seq = node_span(level, index).map(|(lo, _)| lo);
+                    found.error(
+                        "store_record_malformed",
+                        seq,
+                        format!("stored Merkle node ({level}, {index}) is {} bytes, not 32", val.len()),
+                    );
+                    continue;
+                };
+                match tree.get(level, index) {
+                    Some(want) if index < nodes.width(level) => {
+                        nodes.seen[level as usize] += 1;
+                        if h != want {
+                            nodes.mismatch(&mut found, level, index, "differs from the entries");
+                        }
+                    }
+                    _ => nodes.mismatch(&mut found, level, index, "is not derivable from the entries"),
+                }
+            }
+            Some(b'V') if k.len() == 1 => {
+                if val != STORAGE_FORMAT.to_le_bytes() {
+                    found.error(
+                        "store_record_malformed",
+                        None,
+                        format!("the storage format record (key V) is {}, not {STORAGE_FORMAT}", hex::encode(&val)),
+                    );
+                }
+            }
+            Some(p @ (b'N' | b'V')) => found.error(
+                "store_key_malformed",
+                None,
+                format!("store key {} has prefix '{}' but not the shape of its records", show_key(&k), *p as char),
+            ),
+            _ => found.error("store_key_unknown", None, format!("store key {} has no known prefix", show_key(&k))),
+        }
+    }
+    // Nodes of complete subtrees that were not seen: look each one up (only
+    // for a level that came up short; bounded by the entries rebuilt).
+    for level in 0..64u8 {
+        let width = nodes.width(level);
+        if width == 0 {
+            break;
+        }
+        if nodes.seen[level as usize] != width {
+            for i in 0..width {
+                match store.node(level, i) {
+                    Ok(Some(_)) | Err(StoreError::Corrupt(_)) => {} // compared, or reported malformed
+                    Ok(None) => nodes.mismatch(&mut found, level, i, "is missing"),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    // Rebuilt index records the store lacks (only looked for when the
+    // counts differ).
+    if index_matched != rebuilt.len() {
+        for (ns, k, want) in rebuilt.iter() {
+            let Some(n) = Ns::from_u8(ns) else { continue };
+            if store.index_get(n, k)?.is_none() {
+                index_note(&mut found, ns, k, Some(want), "is missing, derived from");
+            }
+        }
+    }
+    if let Some(h) = &head {
+        let n = tree.size();
+        let last = n.checked_sub(1).and_then(|i| tree.get(0, i)).unwrap_or_default();
+        if h.size != n || h.root != tree.root() || h.last_hash != last {
+            found.error("head_mismatch", h.size.min(n).checked_sub(1), "the head record does not match the entries");
+        }
+    }
+    // Checkpoints: every stored one and every kept one must match the
+    // rebuilt tree; the head's is the latest and must cover every entry.
     cps.extend(kept.iter().map(|n| (n.clone(), false)));
     if let Some(h) = &head {
         cps.push((h.checkpoint.clone().into_bytes(), true));
-    } else {
-        extra.push(Reason::error("head_missing", None, "no head record"));
     }
-    let mut verdict_extra = extra;
-    // Stored Merkle nodes against the rebuilt tree.
-    // A node is attributed to the first leaf under it whose stored hash
-    // differs from the entry, else to the first leaf it covers.
-    let tree = v.tree();
-    let mut bad_leaves: Vec<u64> = Vec::new();
-    let width = |level: u8| if level < 64 { size >> level } else { 0 };
-    let mut node_reason = |level: u8, i: u64, what: &str, bad_leaves: &mut Vec<u64>| {
-        let span = 1u64.checked_shl(level as u32).unwrap_or(u64::MAX);
-        let (lo, hi) = (i.saturating_mul(span), (i + 1).saturating_mul(span));
-        let at = bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo);
-        if level == 0 {
-            bad_leaves.push(i);
-        }
-        if verdict_extra.len() <= verify::MAX_REASONS {
-            verdict_extra.push(Reason::error(
-                "merkle_node_mismatch",
-                Some(at),
-                format!("stored Merkle node ({level}, {i}) {what}"),
-            ));
-        }
-    };
-    // One ordered scan; nodes come level by level, so leaf mismatches are
-    // known before the parents that cover them.
-    let mut seen = vec![0u64; 65];
-    for r in store.nodes() {
-        let (level, i, h) = r?;
-        match tree.get(level, i) {
-            Some(want) if i < width(level) => {
-                seen[level as usize] += 1;
-                if h != want {
-                    node_reason(level, i, "differs from the entries", &mut bad_leaves);
-                }
-            }
-            _ => node_reason(level, i, "is not derivable from the entries", &mut bad_leaves),
-        }
-    }
-    for level in 0..64u8 {
-        if width(level) == 0 {
-            break;
-        }
-        if seen[level as usize] != width(level) {
-            for i in 0..width(level) {
-                if store.node(level, i)?.is_none() {
-                    node_reason(level, i, "is missing", &mut bad_leaves);
-                }
-            }
-        }
-    }
-    if let Some(h) = &head {
-        if h.root != tree.root() || (size > 0 && h.last_hash != tree.get(0, size - 1).unwrap_or_default()) {
-            verdict_extra.push(Reason::error(
-                "head_mismatch",
-                size.checked_sub(1),
-                "the head record does not match the entries",
-            ));
-        }
-    }
-    // Stored indexes against the rebuild.
-    let rebuilt = v.index();
-    let stored = store.index_all()?;
-    let mut index_reasons = Vec::new();
-    let mut note = |ns: u8, key: &[u8], value: Option<&Vec<u8>>, how: &str| {
-        if index_reasons.len() < verify::MAX_REASONS {
-            let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
-            index_reasons.push(Reason::error(
-                "index_mismatch",
-                seq,
-                format!("index record ({}, {}) {how} the log; run reindex", state::ns_name(ns), hex::encode(key)),
-            ));
-        }
-    };
-    let mut matched = 0usize;
-    for (ns, k, v) in &stored {
-        match rebuilt.get_raw(*ns, k) {
-            Some(want) if want == v => matched += 1,
-            Some(want) => {
-                matched += 1;
-                note(*ns, k, Some(want), "differs from");
-            }
-            None => note(*ns, k, None, "is not derivable from"),
-        }
-    }
-    if matched != rebuilt.len() {
-        let have: std::collections::HashSet<(u8, &[u8])> =
-            stored.iter().map(|(ns, k, _)| (*ns, k.as_slice())).collect();
-        for (ns, k, v) in rebuilt.iter() {
-            if !have.contains(&(ns, k.as_slice())) {
-                note(ns, k, Some(v), "is missing, derived from");
-            }
-        }
-    }
-    verdict_extra.extend(index_reasons);
     let mut verdict = v.finish(&cps, trusted);
-    let more = verdict_extra.len();
-    verdict.reasons.extend(verdict_extra);
+    let any = !found.reasons.is_empty();
+    verdict.reasons.extend(found.reasons);
+    verdict.more_reasons += found.more;
     verdict.reasons.sort_by_key(|r| (r.seq.unwrap_or(u64::MAX), r.severity == verify::Severity::Warning));
-    if more > 0 {
+    if any {
         let first =
             verdict.reasons.iter().filter(|r| r.severity == verify::Severity::Error).filter_map(|r| r.seq).min();
         verdict.first_bad_seq = match (verdict.first_bad_seq, first) {

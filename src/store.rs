@@ -13,6 +13,7 @@
 //! | `I` | namespace (u8) ‖ key | index value (derived, rebuildable) |
 //! | `H` | — | [`Head`] |
 //! | `G` | — | [`LedgerConfig`] (origin, log key) |
+//! | `V` | — | storage format, u32 LE ([`STORAGE_FORMAT`]; absent means 1) |
 //!
 //! Durability: sled's `flush()` on Linux ends in `sync_file_range(WAIT_BEFORE
 //! | WRITE | WAIT_AFTER)` on the log file, which writes the data pages but
@@ -23,6 +24,14 @@
 //! commit acknowledged. At open, every existing blob file and the store
 //! directory are fsynced once (a crashed predecessor may have left blobs of
 //! an applied but unsynced group that recovery now counts as present).
+//!
+//! Read-only opening ([`SledStore::open_read_only`]): sled 0.34.7 cannot open
+//! a database without writing to it (recovery rewrites the log's tail and
+//! writes a snapshot, even when nothing is inserted and the `Db` is never
+//! dropped; the test `store_readonly` shows it). So a read-only store is a
+//! private copy of the store directory in a temporary directory, copied
+//! under a shared lock on the original's `db` file, and deleted on drop. The
+//! original is opened for reading only and never written.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -44,6 +53,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the ledger at {0} is in use by another process (one writer at a time)")]
     Busy(PathBuf),
+    #[error("the store was opened read-only (a private copy of the ledger); it refuses {0}")]
+    ReadOnly(&'static str),
+    #[error(
+        "the store uses storage format {found}, but this build reads only format {supported}; use a newer pil-ledger"
+    )]
+    UnsupportedFormat { found: u32, supported: u32 },
 }
 
 impl From<StoreError> for BackendError {
@@ -63,7 +78,17 @@ pub struct Head {
     pub checkpoint: String,
 }
 
-/// Fixed facts about the ledger, written once by `init`.
+/// The storage format this build writes and reads: the layout of keys and
+/// records described in `schema/storage.md`. Stored under key `V` (u32
+/// little-endian) in the commit that writes the configuration. A store
+/// without `V` was written before the version existed and is format 1; a
+/// store with any other value is refused at open
+/// ([`StoreError::UnsupportedFormat`]).
+pub const STORAGE_FORMAT: u32 = 1;
+
+/// Fixed facts about the ledger, written once by `init` (key `G`). The
+/// storage format is kept beside it under its own key `V`, so configuration
+/// records written before the version existed still decode unchanged.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct LedgerConfig {
     pub origin: String,
@@ -89,6 +114,9 @@ pub type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
 pub type NodeIter<'a> = Box<dyn Iterator<Item = Result<(u8, u64, Hash32), StoreError>> + 'a>;
 
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + 'a>;
+
+/// `(key, value)` of every stored record, uninterpreted.
+pub type RawIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
 /// What the ledger needs from a storage engine: atomic `apply`, `sync` to
 /// make applied writes durable; everything else is reads. Another engine can implement this
@@ -124,6 +152,13 @@ pub trait Store: Send + Sync {
     fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError>;
     /// Bytes the engine occupies on disk.
     fn disk_bytes(&self) -> Result<u64, StoreError>;
+    /// Every record in the store, ascending by raw key (byte-wise), with
+    /// nothing interpreted: the verifier's view, which must report a
+    /// malformed key or record instead of failing on it. Only a failure of
+    /// the engine itself is an `Err`.
+    fn raw_scan(&self) -> RawIter<'_>;
+    /// The storage format recorded in the store (`V`; absent: 1).
+    fn storage_format(&self) -> Result<u32, StoreError>;
 }
 
 fn entry_key(seq: u64) -> [u8; 9] {
@@ -155,6 +190,32 @@ fn index_key(ns: Ns, key: &[u8]) -> Vec<u8> {
 
 const HEAD_KEY: &[u8] = b"H";
 const CONFIG_KEY: &[u8] = b"G";
+const FORMAT_KEY: &[u8] = b"V";
+
+/// Read the storage format record: absent means 1 (stores written before it
+/// existed); else a 4-byte little-endian u32.
+fn stored_format(db: &sled::Db) -> Result<u32, StoreError> {
+    let Some(v) = db.get(FORMAT_KEY)? else { return Ok(1) };
+    let b: [u8; 4] = v
+        .as_ref()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("the storage format record (key V) is {} bytes, not 4", v.len())))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// A store of another format version is never opened: the format decides
+/// how every other record is read. A format record that is not a u32 at all
+/// was written by no version: it is damage. A writable open refuses it; a
+/// read-only open lets it through, so that `verify` reports it
+/// (`store_record_malformed`) with the rest.
+fn check_format(db: &sled::Db, read_only: bool) -> Result<(), StoreError> {
+    match stored_format(db) {
+        Ok(found) if found != STORAGE_FORMAT => Err(StoreError::UnsupportedFormat { found, supported: STORAGE_FORMAT }),
+        Ok(_) => Ok(()),
+        Err(StoreError::Corrupt(_)) if read_only => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 fn be(b: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(b.try_into().map_err(|_| StoreError::Corrupt("bad u64 key".into()))?))
@@ -167,37 +228,150 @@ fn decode_rec<T: Encode + Decode<()>>(what: &str, b: &[u8]) -> Result<T, StoreEr
 /// sled 0.34.7, one tree, honest fsyncs.
 pub struct SledStore {
     db: sled::Db,
+    /// The directory sled runs in: the ledger's store, or the private copy.
     dir: PathBuf,
     log_file: File,
     synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+    /// Read-only: `apply`, `sync` and `replace_indexes` are refused.
+    read_only: bool,
+    /// The private copy a read-only store runs in; declared after `db`, so
+    /// sled is closed before the copy is deleted (`TempDir`'s drop).
+    _copy: Option<tempfile::TempDir>,
 }
 
-impl SledStore {
-    /// Open (or create) the store in `dir`. sled takes an exclusive lock: a
-    /// second process opening the same ledger gets an error, not a race.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        // A process that has just closed the ledger may hold sled's file
-        // lock for a moment longer; wait briefly rather than fail.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let db = loop {
-            let r = sled::Config::new()
-                .path(dir)
-                .mode(sled::Mode::LowSpace)
-                .flush_every_ms(None)
-                .cache_capacity(256 * 1024 * 1024)
-                .open();
-            match r {
-                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+/// How long to wait for a lock another process holds a moment too long.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    // A process that has just closed the ledger may hold sled's file
+    // lock for a moment longer; wait briefly rather than fail.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let r = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::LowSpace)
+            .flush_every_ms(None)
+            .cache_capacity(256 * 1024 * 1024)
+            .open();
+        match r {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() > deadline {
+                    return Err(StoreError::Busy(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// Copy the store directory `src` (sled's `conf`, `db`, `snap.*`, `blobs/`)
+/// into `dst`, reading the originals only. The copies are new files owned by
+/// us with default permissions, so sled can open them for writing even when
+/// the originals are read-only. Returns the bytes copied.
+fn copy_dir(src: &Path, dst: &Path) -> Result<u64, StoreError> {
+    let mut bytes = 0;
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        let ty = std::fs::metadata(&from)?.file_type();
+        if ty.is_dir() {
+            std::fs::create_dir(&to)?;
+            bytes += copy_dir(&from, &to)?;
+        } else if ty.is_file() {
+            let mut r = File::open(&from)?;
+            let mut w = File::create_new(&to)?;
+            bytes += std::io::copy(&mut r, &mut w)?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// `flock(2)`, the lock sled takes (through `fs2`) on its `db` file. std's
+/// `File::try_lock_shared` would do, but needs Rust 1.89 and the workspace
+/// promises 1.85.
+#[cfg(unix)]
+mod flock {
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+    use std::os::raw::c_int;
+
+    extern "C" {
+        fn flock(fd: c_int, operation: c_int) -> c_int;
+    }
+    // The same values on Linux, the BSDs and macOS.
+    const LOCK_SH: c_int = 1;
+    const LOCK_NB: c_int = 4;
+
+    /// Try to take a shared lock; `Ok(false)` when another process holds
+    /// an exclusive one. Released when `f` is closed.
+    pub fn try_shared(f: &File) -> std::io::Result<bool> {
+        // SAFETY: flock only reads its two integer arguments; `f` owns a
+        // valid open descriptor for the duration of the call.
+        let r = unsafe { flock(f.as_raw_fd(), LOCK_SH | LOCK_NB) };
+        if r == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Ok(false)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// Take a shared lock on the original `db` file while it is copied, so no
+/// writer changes it under the copy. sled's writer holds an exclusive lock
+/// on the same file (flock), so while one runs this waits up to
+/// [`LOCK_WAIT`] and then reports `Busy`, exactly as opening for writing
+/// does; it never disturbs a running writer. A file system without locks
+/// (some network mounts) is copied unlocked.
+fn lock_shared(db_file: &File, dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match flock::try_shared(db_file) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
                     if std::time::Instant::now() > deadline {
                         return Err(StoreError::Busy(dir.to_path_buf()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                other => break other?,
+                Err(e) if e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(37) => {
+                    // EOPNOTSUPP, or ENOLCK (37 on Linux): no locks here.
+                    tracing::warn!("{}: file locks unavailable ({e}); copying without a lock", dir.display());
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
             }
-        };
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (db_file, dir);
+        Ok(())
+    }
+}
+
+impl SledStore {
+    /// Open (or create) the store in `dir`. sled takes an exclusive lock: a
+    /// second process opening the same ledger gets an error, not a race.
+    /// A store of an unknown storage format is refused.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = open_sled(dir)?;
+        check_format(&db, false)?;
         let log_file = File::open(dir.join("db"))?;
-        let store = SledStore { db, dir: dir.to_path_buf(), log_file, synced_blobs: Mutex::new(HashSet::new()) };
+        let store = SledStore {
+            db,
+            dir: dir.to_path_buf(),
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            read_only: false,
+            _copy: None,
+        };
         // A predecessor killed between apply and sync may have left blob
         // files that sled's recovery now counts as present: sync them all
         // once (blobs are rare: only log messages over ~128 KiB), the log
@@ -206,6 +380,57 @@ impl SledStore {
         store.sync_files()?;
         File::open(&store.dir)?.sync_all()?;
         Ok(store)
+    }
+
+    /// Open an existing store for reading only, leaving every byte under
+    /// `dir` unchanged, also on a read-only file system or copy.
+    ///
+    /// sled 0.34.7 writes whenever it opens a database (recovery extends the
+    /// log file and writes a snapshot), so the store directory is copied,
+    /// under a shared lock on its `db` file, into a private temporary
+    /// directory (`$TMPDIR`), and sled is opened there; the copy is deleted
+    /// when the store is dropped. Cost: one sequential read of the store and
+    /// as much temporary space. `apply`, `sync` and `replace_indexes` are
+    /// refused with [`StoreError::ReadOnly`]. Never creates a store: a
+    /// directory without sled's `db` file is an error.
+    pub fn open_read_only(dir: &Path) -> Result<SledStore, StoreError> {
+        let original = File::open(dir.join("db"))?;
+        let copy = tempfile::Builder::new().prefix("pil-ledger-ro-").tempdir()?;
+        lock_shared(&original, dir)?;
+        let t = std::time::Instant::now();
+        let copied = copy_dir(dir, copy.path());
+        drop(original); // releases the shared lock
+        let copied = copied?;
+        tracing::debug!(bytes = copied, copy_us = t.elapsed().as_micros() as u64, "read-only copy");
+        let db = open_sled(copy.path())?;
+        check_format(&db, true)?;
+        let log_file = File::open(copy.path().join("db"))?;
+        Ok(SledStore {
+            db,
+            dir: copy.path().to_path_buf(),
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            read_only: true,
+            _copy: Some(copy),
+        })
+    }
+
+    /// True for a store opened with [`open_read_only`](Self::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The directory sled runs in: the store itself, or for a read-only
+    /// store its private copy (deleted on drop).
+    pub fn working_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn writable(&self, what: &'static str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(what));
+        }
+        Ok(())
     }
 
     fn sync_files(&self) -> Result<(), StoreError> {
@@ -243,7 +468,8 @@ impl SledStore {
         Ok(())
     }
 
-    /// Test and tamper-drill access to the raw tree.
+    /// Test and tamper-drill access to the raw tree (for a read-only store:
+    /// the private copy's).
     pub fn raw(&self) -> &sled::Db {
         &self.db
     }
@@ -340,6 +566,7 @@ impl Store for SledStore {
     }
 
     fn apply(&self, c: Commit) -> Result<(), StoreError> {
+        self.writable("writes")?;
         let mut b = sled::Batch::default();
         for (seq, bytes) in c.entries {
             b.insert(&entry_key(seq), bytes);
@@ -357,7 +584,9 @@ impl Store for SledStore {
             b.insert(HEAD_KEY, wire::encode(&h));
         }
         if let Some(cfg) = c.config {
+            // The commit that writes the configuration records the format.
             b.insert(CONFIG_KEY, wire::encode(&cfg));
+            b.insert(FORMAT_KEY, &STORAGE_FORMAT.to_le_bytes());
         }
         let t = std::time::Instant::now();
         self.db.apply_batch(b)?;
@@ -366,10 +595,12 @@ impl Store for SledStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
+        self.writable("sync")?;
         self.durable()
     }
 
     fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError> {
+        self.writable("reindex")?;
         let mut b = sled::Batch::default();
         for r in self.db.scan_prefix(b"I").keys() {
             b.remove(r?);
@@ -383,6 +614,17 @@ impl Store for SledStore {
 
     fn disk_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
+    }
+
+    fn raw_scan(&self) -> RawIter<'_> {
+        Box::new(self.db.iter().map(|r| {
+            let (k, v) = r?;
+            Ok((k.to_vec(), v.to_vec()))
+        }))
+    }
+
+    fn storage_format(&self) -> Result<u32, StoreError> {
+        stored_format(&self.db)
     }
 }
 

@@ -249,3 +249,160 @@ fn verify_against_a_trusted_vkey_and_kept_checkpoints() {
     assert_eq!(r.code, 2);
     assert_eq!(r.err_json()["error"]["code"], "invalid_vkey");
 }
+
+// ---- malformed stored data: a verdict with reasons, never exit 3 or a panic
+
+fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = vec![prefix];
+    k.extend_from_slice(rest);
+    k
+}
+
+#[test]
+fn entry_key_one_byte_too_long_is_store_key_malformed() {
+    let e = build();
+    with_raw(&e, |db| {
+        let v = db.get(entry_key(3)).unwrap().unwrap();
+        db.insert(key(b'E', &[0, 0, 0, 0, 0, 0, 0, 3, 0]), v).unwrap(); // 'E' + 9 bytes
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "store_key_malformed", None), "{v}");
+    // the well-formed entries are still all checked
+    assert_eq!(v["entries"], 8, "{v}");
+}
+
+#[test]
+fn node_key_of_two_bytes_is_store_key_malformed() {
+    let e = build();
+    with_raw(&e, |db| {
+        db.insert(key(b'N', &[0, 1]), vec![0u8; 32]).unwrap(); // 'N' + 2 bytes
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "store_key_malformed", None), "{v}");
+}
+
+#[test]
+fn short_index_key_and_unknown_namespace_are_store_key_malformed() {
+    for k in [vec![b'I'], vec![b'I', 0], vec![b'I', 200, b'x'], vec![b'I', 0xff, 1, 2]] {
+        let e = build();
+        with_raw(&e, |db| {
+            db.insert(k.clone(), b"x".to_vec()).unwrap();
+        });
+        let v = verify_invalid(&e);
+        assert!(has(&v, "store_key_malformed", None), "{k:?}: {v}");
+    }
+}
+
+#[test]
+fn node_key_with_index_u64_max_or_level_255_is_reported_not_a_panic() {
+    for (level, index) in [(0u8, u64::MAX), (3, u64::MAX), (63, 1), (64, 0), (255, u64::MAX)] {
+        let e = build();
+        with_raw(&e, |db| {
+            let mut k = vec![b'N', level];
+            k.extend_from_slice(&index.to_be_bytes());
+            db.insert(k, vec![1u8; 32]).unwrap();
+        });
+        let v = verify_invalid(&e);
+        assert!(has(&v, "merkle_node_mismatch", None), "({level}, {index}): {v}");
+    }
+}
+
+#[test]
+fn merkle_node_of_the_wrong_length_is_store_record_malformed() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut k = vec![b'N', 0];
+        k.extend_from_slice(&2u64.to_be_bytes());
+        db.insert(k, vec![1u8; 5]).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "store_record_malformed", Some(2)), "{v}");
+}
+
+#[test]
+fn head_record_that_does_not_decode_is_store_record_malformed() {
+    let e = build();
+    with_raw(&e, |db| {
+        db.insert(b"H", b"not a head".to_vec()).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "store_record_malformed", None), "{v}");
+    // every entry is still replayed and the stored checkpoints still checked
+    assert_eq!(v["entries"], 8, "{v}");
+    assert!(!has(&v, "entry_beyond_head", None), "{v}");
+}
+
+#[test]
+fn checkpoint_that_is_not_utf8_is_a_bad_checkpoint_not_an_io_error() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut k = vec![b'C'];
+        k.extend_from_slice(&3u64.to_be_bytes());
+        db.insert(k, vec![0xff, 0xfe, 0x00]).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "checkpoint_signature_invalid", None), "{v}");
+}
+
+#[test]
+fn keys_with_unknown_prefixes_are_store_key_unknown() {
+    for k in [b"Zebra".to_vec(), b"A".to_vec(), vec![0u8], b"h".to_vec(), b"Q\x00\x01".to_vec()] {
+        let e = build();
+        with_raw(&e, |db| {
+            db.insert(k.clone(), b"x".to_vec()).unwrap();
+        });
+        let v = verify_invalid(&e);
+        assert!(has(&v, "store_key_unknown", None), "{k:?}: {v}");
+    }
+}
+
+#[test]
+fn malformed_head_checkpoint_and_format_keys_are_store_key_malformed() {
+    for k in [b"Hx".to_vec(), b"G\x00".to_vec(), key(b'C', &[1, 2]), b"Vv".to_vec()] {
+        let e = build();
+        with_raw(&e, |db| {
+            db.insert(k.clone(), b"x".to_vec()).unwrap();
+        });
+        let v = verify_invalid(&e);
+        assert!(has(&v, "store_key_malformed", None), "{k:?}: {v}");
+    }
+}
+
+#[test]
+fn more_than_a_hundred_malformed_keys_are_listed_up_to_the_cap_and_counted() {
+    let e = build();
+    with_raw(&e, |db| {
+        for i in 0..150u16 {
+            db.insert(key(b'Z', &i.to_be_bytes()), b"x".to_vec()).unwrap();
+        }
+    });
+    let v = verify_invalid(&e);
+    let listed = v["reasons"].as_array().unwrap().iter().filter(|r| r["code"] == "store_key_unknown").count();
+    assert_eq!(listed, 100, "{v}");
+    assert_eq!(v["more_reasons"], 50, "{v}");
+}
+
+#[test]
+fn storage_format_record_of_the_wrong_length_is_store_record_malformed() {
+    // Not a version any build writes (that would be a u32): damage, which a
+    // read-only open lets verify report. A writable open refuses it.
+    let e = build();
+    with_raw(&e, |db| {
+        db.insert(b"V", b"gar".to_vec()).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "store_record_malformed", None), "{v}");
+    assert!(SledStore::open(&e.data().join("ledger")).is_err());
+}
+
+#[test]
+fn unknown_storage_format_is_refused_with_a_clear_error_not_judged() {
+    let e = build();
+    with_raw(&e, |db| {
+        db.insert(b"V", &2u32.to_le_bytes()).unwrap();
+    });
+    let r = e.run(&["--json", "verify"]);
+    assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    let msg = r.err_json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("storage format 2"), "{msg}");
+}

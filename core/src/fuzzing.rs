@@ -3,7 +3,7 @@
 //! exercises them without a fuzzer. Each must never panic, and asserts the
 //! properties that must hold for any input.
 
-use crate::merkle::{self, Blake3Tree, MemTree, TreeHasher};
+use crate::merkle::{self, Blake3Tree, MemTree};
 use crate::note::{self, Checkpoint, NoteVerifier};
 use crate::wire::{self, Entry, Hash32, Statement, StatementHeader};
 
@@ -165,7 +165,8 @@ pub mod reference {
             return vec![];
         }
         let k = k_of(n);
-        let (mut p, sibling) = if m < k { (path(h, m, &d[..k]), mth(h, &d[k..])) } else { (path(h, m - k, &d[k..]), mth(h, &d[..k])) };
+        let (mut p, sibling) =
+            if m < k { (path(h, m, &d[..k]), mth(h, &d[k..])) } else { (path(h, m - k, &d[k..]), mth(h, &d[..k])) };
         p.push(sibling);
         p
     }
