@@ -13,6 +13,7 @@
 //! - [`names`]: holder names as dual control compares them.
 //! - [`clock`]: bounds on the log's clock.
 //! - [`state`]: the domain rules (`apply`), one room per domain, and derived indexes.
+//! - [`file_check`]: the `verify-file` verdict.
 //! - [`verify`]: verdicts, reasons, the whole-ledger verifier.
 //! - [`json`]: JSON views of entries and statements.
 //! - [`fuzzing`]: fuzz target bodies, also run as tests over `fuzz/corpus`.
@@ -20,6 +21,7 @@
 pub mod authority;
 pub mod clock;
 pub mod digest;
+pub mod file_check;
 pub mod fuzzing;
 pub mod hash;
 pub mod json;

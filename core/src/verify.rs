@@ -75,6 +75,10 @@ impl VerdictKind {
     }
 }
 
+/// The warning for a ledger under dual control with fewer than two
+/// officers active at its last entry.
+pub const SINGLE_KEY_OFFICER: &str = "single_key_officer";
+
 /// Most reasons a verifier lists; the rest are counted.
 pub const MAX_REASONS: usize = 100;
 
@@ -349,7 +353,7 @@ impl LedgerVerifier {
         self.compromise_warnings();
         match state::registry::officer_set_warning(&self.index, self.last_recorded_ms) {
             Ok(Some(message)) if self.tree.size() > 0 => {
-                self.report(Reason::warning("single_key_officer", None, message))
+                self.report(Reason::warning(SINGLE_KEY_OFFICER, None, message))
             }
             _ => {}
         }

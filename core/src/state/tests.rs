@@ -15,7 +15,7 @@ pub(super) struct Script {
     pub(super) index: MemIndex,
     pub(super) seq: u64,
     pub(super) now: u64,
-    nonce: u64,
+    pub(super) nonce: u64,
     log: SigningKey,
 }
 
@@ -247,4 +247,62 @@ fn case_ids_with_invisible_characters_are_refused() {
     s.ok(&p, "C-1", Body::CaseOpened { title: "t".into(), area: "a".into(), unit: "u".into() });
     let code = s.refused(&p, "C-1\u{200b}", Body::CaseOpened { title: "t".into(), area: "a".into(), unit: "u".into() });
     assert_eq!(code, "invalid_name");
+}
+
+#[test]
+fn genesis_naming_one_key_as_log_key_and_officer_is_bad() {
+    let a = key(1);
+    let mut s = Script { index: MemIndex::default(), seq: 0, now: T0, nonce: 0, log: key(1) };
+    let g = Body::Genesis {
+        origin: ORIGIN.into(),
+        log_key: pk(&a),
+        officer: pk(&a),
+        holder: "Zhang San".into(),
+        unit: "Unit".into(),
+    };
+    assert_eq!(s.refused(&a, "", g), "bad_genesis");
+}
+
+#[test]
+fn a_key_before_its_valid_from_cannot_sign() {
+    let a = key(1);
+    let mut s = Script::new(&a);
+    let p = key(2);
+    s.ok(
+        &a,
+        "",
+        Body::KeyEnrolled {
+            key: pk(&p),
+            holder: "Li Si".into(),
+            unit: "Unit".into(),
+            roles: vec![Role::Prosecutor],
+            valid_from_ms: T0 + 3_600_000,
+            valid_until_ms: None,
+        },
+    );
+    let code = s.refused(&p, "C-1", Body::CaseOpened { title: "t".into(), area: "a".into(), unit: "u".into() });
+    assert_eq!(code, "author_not_yet_valid");
+}
+
+#[test]
+fn the_same_author_and_nonce_twice_in_the_log_is_nonce_reused() {
+    let a = key(1);
+    let mut s = Script::new(&a);
+    s.enrol(&a, &key(2), "Li Si", vec![Role::Prosecutor]);
+    s.nonce -= 1; // the next statement reuses the last nonce
+    assert_eq!(s.refused(&a, "", Body::enrol(pk(&key(3)), "Wang Wu", "Unit", vec![Role::Assistant])), "nonce_reused");
+}
+
+#[test]
+fn verify_warns_single_key_officer_when_dual_control_is_down_to_one() {
+    let (a, b) = (key(1), key(2));
+    let mut s = Script::new(&a);
+    s.enrol(&a, &b, "Li Si", vec![Role::KeyOfficer]);
+    assert_eq!(registry::officer_set_warning(&s.index, s.now).unwrap(), None);
+    s.ok(&a, "", revoke(&b, Some(T0)));
+    let warning = registry::officer_set_warning(&s.index, s.now).unwrap().expect("down to one");
+    assert!(warning.contains("only 1 key officer"), "{warning}");
+    // The verifier reports it under this code:
+    let code = "single_key_officer";
+    assert!(crate::verify::SINGLE_KEY_OFFICER == code);
 }
