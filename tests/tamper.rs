@@ -406,3 +406,52 @@ fn unknown_storage_format_is_refused_with_a_clear_error_not_judged() {
     let msg = r.err_json()["error"]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("storage format 2"), "{msg}");
 }
+
+#[test]
+fn an_entry_recorded_before_its_predecessor_is_clock_regressed() {
+    let e = build();
+    with_raw(&e, |db| {
+        let mut bytes = db.get(entry_key(3)).unwrap().unwrap().to_vec();
+        bytes[42..50].copy_from_slice(&1u64.to_le_bytes());
+        db.insert(entry_key(3), bytes).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "clock_regressed", Some(3)), "{v}");
+}
+
+#[test]
+fn a_removed_head_is_head_missing_and_every_entry_is_still_checked() {
+    let e = build();
+    with_raw(&e, |db| {
+        db.remove(b"H").unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "head_missing", None), "{v}");
+    assert_eq!(v["entries"], 8, "{v}");
+}
+
+#[test]
+fn a_head_naming_another_last_entry_is_head_mismatch() {
+    let e = build();
+    with_raw(&e, |db| {
+        let raw = db.get(b"H").unwrap().unwrap();
+        let mut head: pil_ledger::store::Head =
+            pil_ledger::core::wire::decode_canonical(&raw, pil_ledger::core::wire::MAX_ENTRY_BYTES).unwrap();
+        head.last_hash[0] ^= 1;
+        db.insert(b"H", pil_ledger::core::wire::encode(&head)).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "head_mismatch", None), "{v}");
+}
+
+#[test]
+fn a_store_with_every_entry_removed_is_empty_ledger() {
+    let e = build();
+    with_raw(&e, |db| {
+        for seq in 0..8 {
+            db.remove(entry_key(seq)).unwrap();
+        }
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "empty_ledger", None), "{v}");
+}
