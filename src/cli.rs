@@ -146,12 +146,20 @@ pub enum Cmd {
     },
     /// Drop and rebuild every derived index from the log.
     Reindex,
-    /// Drive real signed statements through the real write path.
+    /// Drive real signed statements through the real write path. Creates
+    /// its own ledger when --data is absent or empty; writes into a ledger
+    /// it did not create only with --allow-existing.
     Stress {
         #[arg(long)]
         count: u64,
         #[arg(long, default_value_t = 64)]
         clients: u64,
+        /// Sign every statement before the clock starts.
+        #[arg(long)]
+        presign: bool,
+        /// Write test enrolments and cases into a ledger stress did not create.
+        #[arg(long)]
+        allow_existing: bool,
     },
     /// Cases.
     Case {
@@ -202,7 +210,7 @@ pub struct Failure {
 
 impl From<LedgerError> for Failure {
     fn from(e: LedgerError) -> Self {
-        Failure { exit: if e.is_refusal() { 2 } else { 3 }, code: e.code(), message: e.to_string() }
+        Failure { exit: e.exit_code(), code: e.code(), message: e.to_string() }
     }
 }
 
@@ -225,7 +233,9 @@ pub fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            let json = std::env::args().any(|a| a == "--json");
+            // args_os: an argument that is not UTF-8 is what got us here
+            // (clap's InvalidUtf8), so `args()` would panic on it.
+            let json = std::env::args_os().any(|a| a == "--json");
             let msg = e.to_string();
             let first = msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string();
             if json {
@@ -241,7 +251,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let json = cli.json;
-    match run(cli) {
+    match crate::writer::check_clock_env().map_err(Failure::from).and_then(|()| run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             if json {
@@ -309,7 +319,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             if json {
                 println!(
                     "{}",
-                    json!({"vkey": v, "origin": origin, "data": data, "log_key_file": l.paths().log_key(), "officer_key_file": l.paths().officer_key()})
+                    json!({"vkey": v, "origin": origin, "data": data.display().to_string(), "log_key_file": l.paths().log_key().display().to_string(), "officer_key_file": l.paths().officer_key().display().to_string()})
                 );
             } else {
                 println!("{v}");
@@ -320,13 +330,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Demo => demo(&data, json),
         Cmd::Keygen { out } => {
             let k = keys::generate();
-            if out.exists() {
+            if std::fs::symlink_metadata(&out).is_ok() {
                 return Err(refused("file_exists", format!("{} already exists; not overwriting a key", out.display())));
             }
             ledger::write_key_file(&out, &k)?;
             let pk = hex::encode(k.verifying_key().as_bytes());
             if json {
-                println!("{}", json!({"public_key": pk, "file": out}));
+                println!("{}", json!({"public_key": pk, "file": out.display().to_string()}));
             } else {
                 println!("{pk}");
             }
@@ -461,12 +471,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 Some(s) => Some(NoteVerifier::parse(&s).map_err(|e| refused("invalid_vkey", e.to_string()))?),
                 None => None,
             };
-            let mut kept = Vec::new();
-            for p in &checkpoints {
-                kept.push(std::fs::read(p).map_err(|e| refused("invalid_argument", format!("{}: {e}", p.display())))?);
-            }
             let l = Ledger::open_for_verify(&data)?;
             let trusted = trusted.unwrap_or_else(|| l.vkey().clone());
+            // Kept checkpoints are input: each must be a checkpoint signed
+            // by the trusted key, else the request is refused (exit 2) before
+            // anything is verified; only a good one the log no longer
+            // extends makes the verdict `log_rewritten`.
+            let mut kept = Vec::new();
+            for p in &checkpoints {
+                kept.push(ledger::read_kept_checkpoint(p, &trusted)?.0);
+            }
             let size = l.store().head().ok().flatten().map_or(0, |h| h.size);
             let pb = progress_bar(size, "verify");
             let verdict = l.verify_against(&trusted, &kept, &|done, _| pb.set_position(done))?;
@@ -475,7 +489,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
         }
         Cmd::Reindex => {
-            let l = open_ro(&data)?;
+            let l = Ledger::open_for_reindex(&data)?;
             let size = l.head()?.size;
             let pb = progress_bar(size, "reindex");
             let n = l.reindex(&|done, _| pb.set_position(done))?;
@@ -487,7 +501,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Cmd::Stress { count, clients } => crate::stress::run(&data, count, clients, json),
+        Cmd::Stress { count, clients, presign, allow_existing } => {
+            let opts = crate::stress::StressOptions { count, clients, presign, allow_existing };
+            let report = crate::stress::run(&data, &opts)?;
+            if let Some(vkey) = &report.created {
+                eprintln!("stress: created a new ledger at {}, {vkey}", data.display());
+            }
+            if json {
+                eprintln!("{}", report.to_json());
+            } else {
+                eprintln!("{}", report.summary());
+            }
+            Ok(0)
+        }
         Cmd::Case { what: CaseCmd::Open { key, case_id, title, area, unit } } => {
             let signer = ledger::read_key_file(&key)?;
             let l = open_rw(&data)?;

@@ -1,11 +1,12 @@
 //! The ledger: init/open over a [`Store`] with the O(log n) start-up
-//! self-check, the acknowledgement type and errors, key files, reads,
+//! self-check, key files and other input files (bounded reads), reads,
 //! proofs, reindex and verification entry points. The write path lives in
-//! `writer`, whole-store verification in `check`.
+//! `writer`, whole-store verification in `check`, errors in `error`, the
+//! acknowledgement in `ack` (re-exported here).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use pil_ledger_core::hash;
@@ -16,110 +17,12 @@ use pil_ledger_core::state::{self, Candidate, Refusal};
 use pil_ledger_core::verify::LedgerVerdict;
 use pil_ledger_core::wire::{Body, Entry, Hash32, Statement, FORMAT_V1};
 
+pub use crate::ack::Ack;
 use crate::check::verify_store;
-use crate::store::{Head, LedgerConfig, SledStore, Store, StoreError, StoreNodes};
-pub use crate::writer::WriterHandle;
+pub use crate::error::{ErrorClass, LedgerError};
+use crate::store::{Head, LedgerConfig, SledStore, Store, StoreNodes};
+pub use crate::writer::{now_ms, WriterHandle};
 use crate::writer::{spawn_writer, Writer};
-
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    #[error("refused: {0}")]
-    Refused(#[from] Refusal),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("no ledger at {0} (run `pil-ledger init --origin NAME` first)")]
-    NotALedger(PathBuf),
-    #[error("a ledger already exists at {0}")]
-    LedgerExists(PathBuf),
-    #[error("ledger failed its start-up self-check: {0}")]
-    SelfCheck(String),
-    #[error("key file {path}: {message}")]
-    KeyFile { path: PathBuf, message: String },
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-    #[error("proof: {0}")]
-    Proof(#[from] ProofError),
-    #[error("the writer has stopped: {0}")]
-    WriterStopped(String),
-    #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl LedgerError {
-    /// Stable snake_case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            LedgerError::Refused(r) => r.code(),
-            LedgerError::Store(crate::store::StoreError::Busy(_)) => "ledger_busy",
-            LedgerError::Store(_) => "storage_error",
-            LedgerError::NotALedger(_) => "no_ledger",
-            LedgerError::LedgerExists(_) => "ledger_exists",
-            LedgerError::SelfCheck(_) => "self_check_failed",
-            LedgerError::KeyFile { .. } => "bad_key_file",
-            LedgerError::InvalidArgument(_) => "invalid_argument",
-            LedgerError::Proof(ProofError::Storage(_) | ProofError::MissingNode { .. }) => "storage_error",
-            LedgerError::Proof(_) => "invalid_argument",
-            LedgerError::WriterStopped(_) => "writer_stopped",
-            LedgerError::Io(_) => "io_error",
-        }
-    }
-
-    /// True when the caller's input was refused (exit 2), false for I/O
-    /// or internal failures (exit 3).
-    pub fn is_refusal(&self) -> bool {
-        match self {
-            LedgerError::Refused(Refusal::Backend(_)) => false,
-            LedgerError::Refused(_)
-            | LedgerError::NotALedger(_)
-            | LedgerError::LedgerExists(_)
-            | LedgerError::KeyFile { .. }
-            | LedgerError::InvalidArgument(_) => true,
-            LedgerError::Proof(ProofError::Storage(_) | ProofError::MissingNode { .. }) => false,
-            LedgerError::Proof(_) => true,
-            LedgerError::Store(_) | LedgerError::SelfCheck(_) | LedgerError::WriterStopped(_) | LedgerError::Io(_) => {
-                false
-            }
-        }
-    }
-}
-
-/// The acknowledgement of an append (or of a resubmission).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ack {
-    pub seq: u64,
-    pub hash: Hash32,
-    /// The checkpoint note the proof is against.
-    pub checkpoint: String,
-    pub size: u64,
-    pub proof: Vec<Hash32>,
-    /// Ids the entry created (`case_id`, ...).
-    pub created: Vec<(String, String)>,
-    /// True when this statement was already in the log (idempotent resubmit).
-    pub duplicate: bool,
-}
-
-impl Ack {
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "seq": self.seq,
-            "hash": hex::encode(self.hash),
-            "checkpoint": self.checkpoint,
-            "size": self.size,
-            "proof": self.proof.iter().map(hex::encode).collect::<Vec<_>>(),
-        });
-        for (k, val) in &self.created {
-            v[k.as_str()] = serde_json::Value::String(val.clone());
-        }
-        if self.duplicate {
-            v["duplicate"] = serde_json::Value::Bool(true);
-        }
-        v
-    }
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// File layout of a data directory.
 pub struct Paths {
@@ -141,33 +44,114 @@ impl Paths {
     }
 }
 
-/// Write a PKCS#8 PEM key file with mode 0600; never overwrites.
-pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), LedgerError> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| LedgerError::KeyFile { path: path.to_path_buf(), message: format!("cannot create: {e}") })?;
-    f.write_all(keys::to_pem(key).as_bytes())?;
-    f.sync_all()?;
-    Ok(())
+/// Largest key file read (`--key`, `keys/*.key`): a PKCS#8 PEM Ed25519 key
+/// is about 120 bytes.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+/// Largest checkpoint note file read (`verify --checkpoint`): the note
+/// format's own limit.
+pub const MAX_NOTE_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Make a directory's entries durable (after creating or renaming files in
+/// it).
+pub fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| LedgerError::IoAt { path: dir.to_path_buf(), source })
 }
 
+/// Create `dir` and its missing parents, syncing the parent of each
+/// directory created, so the new directories survive a power loss.
+pub fn create_dir_durable(dir: &Path) -> Result<(), LedgerError> {
+    if exists_at(dir)? {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    create_dir_durable(parent)?;
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(LedgerError::IoAt { path: dir.to_path_buf(), source: e })
+        }
+        _ => sync_dir(parent),
+    }
+}
+
+/// Write a PKCS#8 PEM key file with mode 0600; never overwrites. The key
+/// is written to a temporary file in the same directory (mode 0600), synced,
+/// then linked into place only if `path` does not exist, and the directory
+/// is synced: a crash leaves either no key file or a complete one.
+pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), LedgerError> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    create_dir_durable(dir)?;
+    let io = |source| LedgerError::IoAt { path: path.to_path_buf(), source };
+    if exists_at(path)? {
+        return Err(LedgerError::KeyFile {
+            path: path.to_path_buf(),
+            message: "already exists; not overwritten".into(),
+        });
+    }
+    // tempfile creates the file with mode 0600
+    let mut tmp = tempfile::Builder::new().prefix(".pil-key-").suffix(".tmp").tempfile_in(dir).map_err(io)?;
+    tmp.write_all(keys::to_pem(key).as_bytes()).and_then(|()| tmp.as_file().sync_all()).map_err(io)?;
+    tmp.persist_noclobber(path).map_err(|e| LedgerError::KeyFile {
+        path: path.to_path_buf(),
+        message: format!("cannot create: {}", e.error),
+    })?;
+    sync_dir(dir)
+}
+
+/// Read a whole input file of at most `limit` bytes. Anything but a regular
+/// file (a FIFO, a device such as `/dev/zero`, a directory) is refused from
+/// its metadata, before it is opened, so it can neither hang nor grow
+/// without bound; a regular file is read through `take(limit + 1)`, so a
+/// file that grows while being read is refused too. The error is a sentence
+/// for the caller to wrap in its own code.
+pub fn read_input_file(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, device or directory is not read)".into());
+    }
+    if meta.len() > limit {
+        return Err(format!("larger than the limit of {limit} bytes"));
+    }
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    // The path may have been replaced between the two looks: check what
+    // was actually opened.
+    if !f.metadata().map_err(|e| format!("cannot read: {e}"))?.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.take(limit + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read: {e}"))?;
+    if buf.len() as u64 > limit {
+        return Err(format!("larger than the limit of {limit} bytes"));
+    }
+    Ok(buf)
+}
+
+/// Read a PKCS#8 PEM Ed25519 key (bounded: [`MAX_KEY_FILE_BYTES`], regular
+/// files only). Every failure is `bad_key_file`.
 pub fn read_key_file(path: &Path) -> Result<SigningKey, LedgerError> {
-    let pem = std::fs::read_to_string(path)
-        .map_err(|e| LedgerError::KeyFile { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
-    keys::from_pem(&pem).map_err(|e| LedgerError::KeyFile { path: path.to_path_buf(), message: e.to_string() })
+    let bad = |message: String| LedgerError::KeyFile { path: path.to_path_buf(), message };
+    let bytes = read_input_file(path, MAX_KEY_FILE_BYTES).map_err(bad)?;
+    let pem = String::from_utf8(bytes).map_err(|_| bad("not a PEM file (not UTF-8 text)".into()))?;
+    keys::from_pem(&pem).map_err(|e| bad(e.to_string()))
+}
+
+/// Read a checkpoint note kept earlier (bounded: [`MAX_NOTE_FILE_BYTES`],
+/// regular files only) and check it up front: it must be a checkpoint signed
+/// by `trusted` (this log's key and origin). Anything else is bad input
+/// (`invalid_argument`), not a verdict on the ledger.
+pub fn read_kept_checkpoint(path: &Path, trusted: &NoteVerifier) -> Result<(Vec<u8>, Checkpoint), LedgerError> {
+    let bad = |m: String| LedgerError::InvalidArgument(format!("kept checkpoint {}: {m}", path.display()));
+    let bytes = read_input_file(path, MAX_NOTE_FILE_BYTES).map_err(bad)?;
+    let cp = Checkpoint::open(&bytes, trusted).map_err(|e| {
+        bad(format!(
+            "not a checkpoint of this log signed by {} ({e}); a kept checkpoint must be the exact note the log \
+             signed (LF line ends)",
+            trusted.to_vkey_string()
+        ))
+    })?;
+    Ok((bytes, cp))
 }
 
 /// Build and sign a statement for this ledger: fresh random nonce, the
@@ -189,6 +173,17 @@ pub fn sign_statement(origin: &str, author: &SigningKey, case_id: &str, body: Bo
     (bytes, sig)
 }
 
+/// How a ledger is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Read-only store, no writer: nothing on disk changes.
+    Read,
+    /// Writable store and the writer (needs the log key).
+    Write,
+    /// Writable store, no writer (reindex).
+    Maintain,
+}
+
 /// An open ledger.
 pub struct Ledger {
     store: Arc<SledStore>,
@@ -208,42 +203,130 @@ fn valid_origin(origin: &str) -> Result<(), LedgerError> {
     Ok(())
 }
 
+/// Which keys `init` uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitKeys {
+    /// New keys; refuse (`ledger_exists`) if either key file exists.
+    Fresh,
+    /// Use key files an earlier, interrupted `init` of the same caller left
+    /// (and make the missing ones). Only for a data directory the caller
+    /// provably created itself (`stress`, by its marker file). Key files
+    /// are still never deleted or overwritten.
+    Resume,
+}
+
+fn exists_at(p: &Path) -> Result<bool, LedgerError> {
+    match std::fs::symlink_metadata(p) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(LedgerError::IoAt { path: p.to_path_buf(), source }),
+    }
+}
+
+/// Look at `dir` for `init`, changing nothing: refuse a committed ledger or
+/// anything that is not provably an unfinished init. True when there is a
+/// store with no record at all: an `init` that died before its genesis was
+/// committed (the genesis batch carries config, head, entry, node and
+/// checkpoint together).
+fn inspect_for_init(dir: &Path, paths: &Paths) -> Result<bool, LedgerError> {
+    let exists = |why: String| LedgerError::LedgerExists { path: dir.to_path_buf(), why };
+    let store_dir = paths.store();
+    if !exists_at(dir)? || !exists_at(&store_dir)? {
+        return Ok(false);
+    }
+    if !exists_at(&store_dir.join("db"))? {
+        let empty = std::fs::read_dir(&store_dir)
+            .map_err(|source| LedgerError::IoAt { path: store_dir.clone(), source })?
+            .next()
+            .is_none();
+        return if empty {
+            Ok(false)
+        } else {
+            Err(exists(format!("{} exists and is not a ledger store; init changes nothing", store_dir.display())))
+        };
+    }
+    let store = SledStore::open_read_only(&store_dir)?;
+    let unfinished = store.config()?.is_none()
+        && store.head()?.is_none()
+        && store.entries(0, u64::MAX).next().is_none()
+        && store.nodes().next().is_none()
+        && store.checkpoints()?.is_empty()
+        && store.index_all()?.is_empty();
+    if unfinished {
+        Ok(true)
+    } else {
+        Err(exists("a ledger already exists (init never replaces or clears one)".into()))
+    }
+}
+
+/// The refusal a genesis would get, checked on a fresh in-memory index
+/// before anything is written.
+fn dry_run_genesis(origin: &str, statement: &[u8]) -> Result<(), LedgerError> {
+    let st = Statement::from_bytes(statement).map_err(|e| Refusal::NotCanonical(e.to_string()))?;
+    let cand = Candidate { seq: 0, recorded_at_ms: st.claimed_at_ms, entry_hash: [0u8; 32], statement: &st };
+    state::apply(&state::MemIndex::default(), origin, &cand)?;
+    Ok(())
+}
+
 impl Ledger {
     /// Create a new ledger in `dir`: keys, store, genesis at seq 0.
+    ///
+    /// Never destroys anything. Every argument is checked (including a dry
+    /// run of the genesis through the domain rules) before any file or
+    /// directory is created, so a refused `init` leaves nothing behind. A
+    /// committed ledger, a `ledger/` directory that is not a store, or an
+    /// existing key file is refused (`ledger_exists`); the only thing reused
+    /// is a store with no record at all (an `init` that died before its
+    /// genesis was committed). Key files are created with `create_new`,
+    /// synced, and `keys/` and the data directory are synced after them.
     pub fn init(dir: &Path, origin: &str, holder: &str, unit: &str) -> Result<Ledger, LedgerError> {
+        Self::init_with(dir, origin, holder, unit, InitKeys::Fresh)
+    }
+
+    /// [`Ledger::init`] with the choice of keys (see [`InitKeys`]).
+    pub fn init_with(
+        dir: &Path,
+        origin: &str,
+        holder: &str,
+        unit: &str,
+        keys_from: InitKeys,
+    ) -> Result<Ledger, LedgerError> {
+        // 1. arguments, before looking at the disk
         valid_origin(origin)?;
+        if holder.trim().is_empty() {
+            return Err(Refusal::MissingField("holder").into());
+        }
+        if unit.trim().is_empty() {
+            return Err(Refusal::MissingField("unit").into());
+        }
+        // 2. what is there, changing nothing
         let paths = Paths::new(dir);
-        if paths.store().exists() {
-            // An init that died before its genesis was durable leaves a store
-            // with no config: nothing was ever acknowledged from it, so it
-            // and its never-used keys are cleared and init starts over.
-            let committed = SledStore::open(&paths.store())?.config()?.is_some();
-            if committed {
-                return Err(LedgerError::LedgerExists(dir.to_path_buf()));
-            }
-            tracing::warn!("clearing an unfinished init at {}", dir.display());
-            std::fs::remove_dir_all(paths.store())?;
-            for p in [paths.log_key(), paths.officer_key()] {
-                if p.exists() {
-                    std::fs::remove_file(p)?;
+        let unfinished = inspect_for_init(dir, &paths)?;
+        let mut existing_keys = [None, None];
+        for (slot, p) in existing_keys.iter_mut().zip([paths.log_key(), paths.officer_key()]) {
+            if exists_at(&p)? {
+                if keys_from == InitKeys::Fresh {
+                    return Err(LedgerError::LedgerExists {
+                        path: dir.to_path_buf(),
+                        why: format!(
+                            "key file {} exists (init never deletes or overwrites keys; move the keys/ \
+                             directory away or use another --data)",
+                            p.display()
+                        ),
+                    });
                 }
+                *slot = Some(read_key_file(&p)?);
             }
         }
-        for p in [paths.log_key(), paths.officer_key()] {
-            if p.exists() {
-                return Err(LedgerError::LedgerExists(dir.to_path_buf()));
-            }
-        }
-        let log_key = keys::generate();
-        let officer = keys::generate();
-        write_key_file(&paths.log_key(), &log_key)?;
-        write_key_file(&paths.officer_key(), &officer)?;
-        let store = Arc::new(SledStore::open(&paths.store())?);
+        let [log_old, officer_old] = existing_keys;
+        let log_new = log_old.is_none();
+        let officer_new = officer_old.is_none();
+        let log_key = log_old.unwrap_or_else(keys::generate);
+        let officer = officer_old.unwrap_or_else(keys::generate);
+        // 3. the genesis, signed and dry-run through the rules
         let config = LedgerConfig { origin: origin.to_string(), log_key: log_key.verifying_key().to_bytes() };
         let vkey = NoteVerifier::new(origin, log_key.verifying_key())
             .map_err(|e| LedgerError::InvalidArgument(e.to_string()))?;
-        let writer = spawn_writer(store.clone(), config.clone(), log_key, None);
-        let ledger = Ledger { store, paths, config: config.clone(), vkey, writer: Some(writer) };
         let body = Body::Genesis {
             origin: origin.to_string(),
             log_key: config.log_key,
@@ -252,33 +335,74 @@ impl Ledger {
             unit: unit.to_string(),
         };
         let (st, sig) = sign_statement(origin, &officer, "", body);
+        dry_run_genesis(origin, &st)?;
+        // 4. now, and only now, create files
+        create_dir_durable(&paths.root.join("keys"))?;
+        if log_new {
+            write_key_file(&paths.log_key(), &log_key)?;
+        }
+        if officer_new {
+            write_key_file(&paths.officer_key(), &officer)?;
+        }
+        sync_dir(&paths.root)?;
+        if unfinished {
+            tracing::warn!("completing an unfinished init at {} (its store holds no record)", dir.display());
+        }
+        let store = Arc::new(SledStore::open(&paths.store())?);
+        let writer = spawn_writer(store.clone(), config.clone(), log_key, None);
+        let ledger = Ledger { store, paths, config, vkey, writer: Some(writer) };
         ledger.writer()?.append_blocking(st, sig)?;
         Ok(ledger)
     }
 
     /// Open an existing ledger. O(log n): no replay, a cheap self-check of
-    /// the head. With `writable`, loads the log key and starts the writer.
+    /// the head. With `writable`, loads the log key and starts the writer;
+    /// without, the store is opened read-only and no byte of the data
+    /// directory changes (it works on a read-only copy).
     pub fn open(dir: &Path, writable: bool) -> Result<Ledger, LedgerError> {
-        Self::open_inner(dir, writable, true)
+        Self::open_inner(dir, if writable { Mode::Write } else { Mode::Read }, true)
     }
 
     /// Open read-only without the start-up self-check: for `verify`, which
     /// must report a damaged ledger as invalid, with reasons, rather than
-    /// refuse to open it.
+    /// refuse to open it. Changes no byte of the data directory.
     pub fn open_for_verify(dir: &Path) -> Result<Ledger, LedgerError> {
-        Self::open_inner(dir, false, false)
+        Self::open_inner(dir, Mode::Read, false)
     }
 
-    fn open_inner(dir: &Path, writable: bool, check: bool) -> Result<Ledger, LedgerError> {
+    /// Open with a writable store but no writer and no log key: for
+    /// `reindex`, which replaces the derived indexes.
+    pub fn open_for_reindex(dir: &Path) -> Result<Ledger, LedgerError> {
+        Self::open_inner(dir, Mode::Maintain, true)
+    }
+
+    fn open_inner(dir: &Path, mode: Mode, check: bool) -> Result<Ledger, LedgerError> {
         let paths = Paths::new(dir);
-        if !paths.store().join("db").exists() {
-            return Err(LedgerError::NotALedger(dir.to_path_buf()));
+        // Only "not there" means no ledger; a directory that cannot be read
+        // (permission denied, a file where a directory should be) is an I/O
+        // error, not an invitation to run init.
+        let db = paths.store().join("db");
+        match std::fs::metadata(&db) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(LedgerError::IoAt {
+                    path: db,
+                    source: std::io::Error::other("expected the store's log file, found something else"),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LedgerError::NotALedger(dir.to_path_buf()))
+            }
+            Err(source) => return Err(LedgerError::IoAt { path: db, source }),
         }
-        let store = Arc::new(SledStore::open(&paths.store())?);
+        let store = Arc::new(match mode {
+            Mode::Read => SledStore::open_read_only(&paths.store())?,
+            Mode::Write | Mode::Maintain => SledStore::open(&paths.store())?,
+        });
         let config = store.config()?.ok_or_else(|| LedgerError::NotALedger(dir.to_path_buf()))?;
         let vkey = log_verifier(&config)?;
         let head = if check { Some(self_check(store.as_ref(), &vkey)?) } else { None };
-        let writer = if writable {
+        let writer = if mode == Mode::Write {
             let log_key = read_key_file(&paths.log_key())?;
             if log_key.verifying_key().to_bytes() != config.log_key {
                 return Err(LedgerError::KeyFile {

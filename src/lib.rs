@@ -2,8 +2,10 @@
 //! and the stress driver, on top of `pil-ledger-core` (wire format, proofs,
 //! checkpoints, authority, verification).
 
+pub mod ack;
 pub mod check;
 pub mod cli;
+pub mod error;
 pub mod ledger;
 pub mod store;
 pub mod stress;

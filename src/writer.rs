@@ -1,8 +1,9 @@
 //! The single writer and its syncer (DESIGN §6).
 //!
-//! The submitting thread decodes the statement (canonical) and checks its
-//! signature (`verify_strict`), so that work spreads over the callers'
-//! cores. The one writer thread takes a group of pending statements and, in
+//! The statement is decoded (canonical) and its signature checked
+//! (`verify_strict`) before it reaches the writer: on the caller's thread for
+//! `append_blocking`, on tokio's blocking pool for the async `append` (never
+//! on a runtime worker), so that work spreads over the cores. The one writer thread takes a group of pending statements and, in
 //! arrival order: idempotency check, assign seq, build the entry,
 //! `state::apply` the domain rules against the store plus this group's
 //! overlay, add Merkle nodes; then signs the checkpoint, applies one atomic
@@ -24,7 +25,8 @@ use pil_ledger_core::state::{self, Candidate, Overlay, Refusal};
 use pil_ledger_core::wire::{Entry, Hash32, Statement, FORMAT_V1};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::ledger::{now_ms, Ack, LedgerError};
+use crate::ack::Ack;
+use crate::error::LedgerError;
 use crate::store::{Commit, Head, LedgerConfig, SledStore, Store, StoreIndex, StoreNodes};
 
 /// Most statements taken into one group commit.
@@ -34,11 +36,104 @@ pub const QUEUE_BOUND: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Ack, LedgerError>>;
 
-/// A statement on its way to the writer. Built only by [`Job::checked`], so
+// ----------------------------------------------------------------- clock --
+//
+// The log's clock (`recorded_at_ms`) never decreases, and one wrong clock
+// must not drag it anywhere (DESIGN §4): the writer refuses, instead of
+// ratcheting, when its clock disagrees with the signer's claimed time or
+// with the log's last recorded time beyond the tolerances below.
+
+/// The bounds themselves, their refusals and the rule that gives
+/// `recorded_at_ms` live in the core (`pil_ledger_core::clock`), which the
+/// verifier shares: 5 minutes ([`MAX_SKEW_MS`]) between the writer's clock
+/// and the signer's `claimed_at_ms` either way (`clock_skew`, checked for
+/// every new statement, the genesis included, but not for an idempotent
+/// resubmission, which gets its original ack); 5 minutes behind the log's
+/// last `recorded_at_ms` (`clock_behind_log`; within it the entry is
+/// recorded at the last time, so the log's clock never decreases); and
+/// [`DEFAULT_MAX_CLOCK_JUMP_DAYS`] ahead of it (`clock_jump`).
+pub use pil_ledger_core::clock::MAX_SKEW_MS;
+
+/// Default for the most the writer's clock may be ahead of the log's last
+/// `recorded_at_ms`: 90 days (`pil_ledger_core::clock::MAX_JUMP_MS`). This
+/// is what catches a signer and a writer sharing one wrong system clock (the
+/// CLI's local mode), where the skew check cannot. A ledger really idle for
+/// longer is appended to with [`MAX_CLOCK_JUMP_ENV`] set higher for that
+/// one append.
+pub const DEFAULT_MAX_CLOCK_JUMP_DAYS: u64 = pil_ledger_core::clock::MAX_JUMP_MS / DAY_MS;
+
+/// Environment variable overriding [`DEFAULT_MAX_CLOCK_JUMP_DAYS`]: a whole
+/// number of days, at least 1.
+pub const MAX_CLOCK_JUMP_ENV: &str = "PIL_MAX_CLOCK_JUMP_DAYS";
+
+/// Test and drill hook: a signed number of milliseconds added to this
+/// process's clock ([`now_ms`]), which both the writer and the local signer
+/// (`claimed_at_ms`) read. Lets tests run the real binary as if the system
+/// clock were wrong (for example set to 2099). Unset in normal operation.
+pub const CLOCK_OFFSET_ENV: &str = "PIL_CLOCK_OFFSET_MS";
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+fn env_clock_offset() -> Result<i64, String> {
+    match std::env::var_os(CLOCK_OFFSET_ENV) {
+        None => Ok(0),
+        Some(v) => v
+            .to_str()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .ok_or_else(|| format!("{CLOCK_OFFSET_ENV} must be a signed integer number of milliseconds")),
+    }
+}
+
+fn env_max_clock_jump_days() -> Result<u64, String> {
+    match std::env::var_os(MAX_CLOCK_JUMP_ENV) {
+        None => Ok(DEFAULT_MAX_CLOCK_JUMP_DAYS),
+        Some(v) => v
+            .to_str()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|d| (1..=u64::MAX / DAY_MS).contains(d))
+            .ok_or_else(|| format!("{MAX_CLOCK_JUMP_ENV} must be a whole number of days, at least 1")),
+    }
+}
+
+static CLOCK_OFFSET: std::sync::OnceLock<Result<i64, String>> = std::sync::OnceLock::new();
+static MAX_JUMP_DAYS: std::sync::OnceLock<Result<u64, String>> = std::sync::OnceLock::new();
+
+/// Check the clock environment variables once, at start-up, so a typo is
+/// an error rather than silently ignored.
+pub fn check_clock_env() -> Result<(), LedgerError> {
+    CLOCK_OFFSET.get_or_init(env_clock_offset).clone().map_err(LedgerError::InvalidArgument)?;
+    MAX_JUMP_DAYS.get_or_init(env_max_clock_jump_days).clone().map_err(LedgerError::InvalidArgument)?;
+    Ok(())
+}
+
+/// The most the writer's clock may be ahead of the log's last recorded
+/// time, in days ([`MAX_CLOCK_JUMP_ENV`], else the default).
+pub fn max_clock_jump_days() -> u64 {
+    MAX_JUMP_DAYS.get_or_init(env_max_clock_jump_days).clone().unwrap_or(DEFAULT_MAX_CLOCK_JUMP_DAYS)
+}
+
+/// This process's clock, unix milliseconds (plus [`CLOCK_OFFSET_ENV`]).
+pub fn now_ms() -> u64 {
+    let sys = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let offset = CLOCK_OFFSET.get_or_init(env_clock_offset).clone().unwrap_or(0);
+    sys.saturating_add_signed(offset)
+}
+
+/// The `recorded_at_ms` of a new entry, or the refusal
+/// (`pil_ledger_core::clock::record_time`): `now` is the writer's clock,
+/// `claimed` the statement's `claimed_at_ms`, `last` the previous entry's
+/// `recorded_at_ms` (none for the genesis), `max_jump_days` the forward
+/// bound.
+pub fn recorded_at(now: u64, claimed: u64, last: Option<u64>, max_jump_days: u64) -> Result<u64, LedgerError> {
+    Ok(pil_ledger_core::clock::record_time(now, claimed, last, max_jump_days.saturating_mul(DAY_MS))?)
+}
+
+/// A statement on its way to the writer. Built only from [`check`], so
 /// every job the writer sees was decoded canonically and its signature
-/// checked (`verify_strict`) by the submitting thread: signature work is
-/// spread over the callers' cores and the one writer does only what must be
-/// serial (idempotency, authority and domain rules, seq, commit).
+/// checked (`verify_strict`) before it was queued: signature work is spread
+/// over the callers' cores (or tokio's blocking pool) and the one writer does
+/// only what must be serial (idempotency, clock, authority and domain rules,
+/// seq, commit).
 struct Job {
     statement: Vec<u8>,
     signature: [u8; 64],
@@ -46,18 +141,15 @@ struct Job {
     reply: Reply,
 }
 
-impl Job {
-    fn checked(statement: Vec<u8>, signature: [u8; 64], reply: Reply) -> Job {
-        let checked =
-            Statement::from_bytes(&statement).map_err(|e| Refusal::NotCanonical(e.to_string())).and_then(|st| {
-                let item = SigItem { author: st.author, digest: hash::statement_digest(&statement), signature };
-                if keys::verify_one(&item) {
-                    Ok(st)
-                } else {
-                    Err(Refusal::SignatureInvalid)
-                }
-            });
-        Job { statement, signature, checked, reply }
+/// Canonical decode and `verify_strict` of one statement: CPU work (tens of
+/// microseconds), never to run on an async runtime's worker thread.
+fn check(statement: &[u8], signature: &[u8; 64]) -> Result<Statement, Refusal> {
+    let st = Statement::from_bytes(statement).map_err(|e| Refusal::NotCanonical(e.to_string()))?;
+    let item = SigItem { author: st.author, digest: hash::statement_digest(statement), signature: *signature };
+    if keys::verify_one(&item) {
+        Ok(st)
+    } else {
+        Err(Refusal::SignatureInvalid)
     }
 }
 
@@ -69,20 +161,30 @@ pub struct WriterHandle {
 
 impl WriterHandle {
     /// Submit signed statement bytes; resolves when durable, with the proof.
+    /// The decode and signature check run on tokio's blocking pool, not on
+    /// the runtime thread that polls this future.
     pub async fn append(&self, statement: Vec<u8>, signature: [u8; 64]) -> Result<Ack, LedgerError> {
+        let (statement, checked) = tokio::task::spawn_blocking(move || {
+            let checked = check(&statement, &signature);
+            (statement, checked)
+        })
+        .await
+        .map_err(|e| LedgerError::WriterStopped(format!("signature check task failed: {e}")))?;
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job::checked(statement, signature, reply))
+            .send(Job { statement, signature, checked, reply })
             .await
             .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))?;
         rx.await.map_err(|_| LedgerError::WriterStopped("writer dropped the request".into()))?
     }
 
-    /// The same, for synchronous callers (not from inside a tokio runtime).
+    /// The same, for synchronous callers (not from inside a tokio runtime):
+    /// the check runs on the caller's thread.
     pub fn append_blocking(&self, statement: Vec<u8>, signature: [u8; 64]) -> Result<Ack, LedgerError> {
+        let checked = check(&statement, &signature);
         let (reply, rx) = oneshot::channel();
         self.tx
-            .blocking_send(Job::checked(statement, signature, reply))
+            .blocking_send(Job { statement, signature, checked, reply })
             .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))?;
         rx.blocking_recv().map_err(|_| LedgerError::WriterStopped("writer dropped the request".into()))?
     }
@@ -105,6 +207,8 @@ struct WriterState {
     head: Option<Head>,
     failed: Arc<std::sync::Mutex<Option<String>>>,
     to_syncer: std::sync::mpsc::SyncSender<Applied>,
+    /// [`max_clock_jump_days`], read once at start.
+    max_jump_days: u64,
 }
 
 /// A group applied to the store, waiting to be made durable and answered.
@@ -127,7 +231,15 @@ pub(crate) fn spawn_writer(
     let (to_syncer, from_writer) = std::sync::mpsc::sync_channel::<Applied>(64);
     let failed = Arc::new(std::sync::Mutex::new(None::<String>));
     let durable = Arc::new(std::sync::Mutex::new(head.clone()));
-    let mut st = WriterState { store: store.clone(), config, log_key, head, failed: failed.clone(), to_syncer };
+    let mut st = WriterState {
+        store: store.clone(),
+        config,
+        log_key,
+        head,
+        failed: failed.clone(),
+        to_syncer,
+        max_jump_days: max_clock_jump_days(),
+    };
     let writer = std::thread::Builder::new()
         .name("pil-writer".into())
         .spawn(move || {
@@ -373,7 +485,8 @@ impl WriterState {
                 Err(Refusal::NonceConflict { seq: old }.into())
             });
         }
-        let recorded = now_ms().max(*last_ms);
+        let last = if seq == 0 { None } else { Some(*last_ms) };
+        let recorded = recorded_at(now_ms(), st.claimed_at_ms, last, self.max_jump_days).map_err(Err)?;
         let entry = Entry {
             format: FORMAT_V1,
             seq,

@@ -104,3 +104,38 @@ fn kill_9_mid_append_loses_nothing_acknowledged() {
     let (k, _) = e.enroll("after.key", "prosecutor");
     e.run(&["case", "open", "--key", k.to_str().unwrap(), "--case", "after-crash", "--title", "t"]).ok();
 }
+
+/// `stress` killed at any moment of its own first `init` (marker, key files,
+/// store, genesis) leaves a directory the next `stress` resumes: it is never
+/// refused as someone else's ledger, and no key file is replaced.
+#[test]
+fn kill_9_during_stress_first_init_never_blocks_the_next_run() {
+    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("crash test seed {seed}");
+    let mut rng = Lcg(seed);
+    for cycle in 0..cycles() {
+        let e = Env::new();
+        let mut child = Command::new(common::BIN)
+            .arg("--data")
+            .arg(e.data())
+            .args(["stress", "--count", "5", "--clients", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // stress measures raw verify_strict for 300 ms before its init
+        std::thread::sleep(Duration::from_millis(280 + rng.next() % 120));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let keys_before: Vec<(String, Vec<u8>)> = ["log.key", "officer.key"]
+            .iter()
+            .filter_map(|k| std::fs::read(e.data().join("keys").join(k)).ok().map(|b| (k.to_string(), b)))
+            .collect();
+        let r = e.run(&["stress", "--count", "3", "--clients", "1"]);
+        assert_eq!(r.code, 0, "cycle {cycle}: {}", r.stderr);
+        for (k, b) in keys_before {
+            assert_eq!(std::fs::read(e.data().join("keys").join(&k)).unwrap(), b, "cycle {cycle}: {k} replaced");
+        }
+        assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid", "cycle {cycle}");
+    }
+}

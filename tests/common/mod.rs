@@ -1,6 +1,8 @@
 //! Helpers for tests that drive the real `pil-ledger` binary.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -56,8 +58,23 @@ impl Env {
     }
     /// Run with `--data DIR` (and the given args).
     pub fn run(&self, args: &[&str]) -> Run {
-        let o = Command::new(BIN).arg("--data").arg(self.data()).args(args).env_remove("PIL_DATA").output().unwrap();
-        to_run(o)
+        self.run_env(args, &[])
+    }
+    /// The same, with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.run_os(args.iter().map(OsStr::new), env)
+    }
+    /// The same, with arguments that need not be UTF-8.
+    pub fn run_os<'a>(&self, args: impl IntoIterator<Item = &'a OsStr>, env: &[(&str, &str)]) -> Run {
+        let mut c = Command::new(BIN);
+        c.arg("--data").arg(self.data()).args(args).env_remove("PIL_DATA");
+        for v in ["PIL_CLOCK_OFFSET_MS", "PIL_MAX_CLOCK_JUMP_DAYS"] {
+            c.env_remove(v);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        to_run(c.output().unwrap())
     }
     pub fn init(&self) -> String {
         self.run(&["init", "--origin", "test.example/pil"]).ok().stdout.trim().to_string()
@@ -92,6 +109,59 @@ impl Env {
     pub fn snapshot(&self) -> (String, String) {
         (self.run(&["entries"]).ok().stdout, self.run(&["checkpoint"]).ok().stdout)
     }
+}
+
+/// Every file under `dir` (path relative to `dir`, its bytes hashed), and
+/// every directory (hash of nothing): byte-for-byte identity of a tree.
+pub fn tree_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        let Ok(rd) = std::fs::read_dir(p) else { return };
+        for e in rd {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                out.insert(rel, "dir".into());
+                walk(root, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(rel, blake3::hash(&bytes).to_hex().to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Every key and value of the store, and the other files' hashes.
+pub type StoreDump = (Vec<(Vec<u8>, Vec<u8>)>, BTreeMap<PathBuf, String>);
+
+/// Everything a ledger holds, logically: every key and value in the store
+/// (entries, nodes, indexes, checkpoints, head, config), read through a
+/// read-only open, plus the bytes of every file outside the store (keys,
+/// markers). sled rewrites its own files whenever a process opens the store
+/// for writing, even when nothing is committed, so a refused append is
+/// checked with this; commands that never open the store for writing are
+/// checked with [`tree_hashes`].
+pub fn store_dump(data: &Path) -> StoreDump {
+    let st = pil_ledger::store::SledStore::open_read_only(&data.join("ledger")).unwrap();
+    let kv = st.raw().iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+    let files = tree_hashes(data).into_iter().filter(|(p, _)| !p.starts_with("ledger")).collect();
+    (kv, files)
+}
+
+/// Run with `--json`; assert exit 2, the error code on stderr and nothing on
+/// stdout; return the run.
+pub fn expect_refused(e: &Env, args: &[&str], env: &[(&str, &str)], code: &str) -> Run {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let r = e.run_env(&a, env);
+    assert_eq!(r.code, 2, "{args:?}: stdout {} stderr {}", r.stdout, r.stderr);
+    assert_eq!(r.err_json()["error"]["code"], code, "{args:?}: {}", r.stderr);
+    assert!(r.stdout.is_empty(), "{args:?}: stdout {}", r.stdout);
+    r
 }
 
 pub fn s(p: &Path) -> &str {
