@@ -15,6 +15,7 @@ use pil_ledger_core::verify::{LedgerVerdict, VerdictKind};
 use pil_ledger_core::wire::{Body, Entry, Hash32};
 use serde_json::json;
 
+use crate::evidence_cli::{self, CaseCmd, CustodyCmd, EvidenceCmd, ItemArgs};
 use crate::ledger::{self, Ack, Ledger, LedgerError};
 use crate::store::Store;
 
@@ -161,11 +162,59 @@ pub enum Cmd {
         #[arg(long)]
         allow_existing: bool,
     },
-    /// Cases.
+    /// Cases: open, record a stage, show the timeline.
     Case {
         #[command(subcommand)]
         what: CaseCmd,
     },
+    /// Evidence items: add, derive, show, list, access, check, submit, dispose.
+    Evidence {
+        #[command(subcommand)]
+        what: Box<EvidenceCmd>,
+    },
+    /// Seal an item (its current holder).
+    Seal {
+        #[command(flatten)]
+        item: ItemArgs,
+        #[arg(long)]
+        seal_id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Break an item's seal with an approver's approval: --approval is the
+    /// seq of the approver's `endorse --capacity approver` of the seal entry.
+    Unseal {
+        #[command(flatten)]
+        item: ItemArgs,
+        #[arg(long)]
+        approval: u64,
+        /// The seal as found: intact or broken.
+        #[arg(long, value_parser = crate::evidence_cli::parse_seal, default_value = "intact")]
+        condition: pil_ledger_core::wire::SealState,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Custody handovers: transfer, receive (with a re-hash).
+    Custody {
+        #[command(subcommand)]
+        what: CustodyCmd,
+    },
+    /// Put an item under a legal hold (no disposal while it stands).
+    Hold {
+        #[command(flatten)]
+        item: ItemArgs,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a legal hold.
+    Release {
+        #[command(flatten)]
+        item: ItemArgs,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Is this file the evidence the ledger says it is? Exit 1 if invalid.
+    VerifyFile { path: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -181,23 +230,6 @@ pub enum ProveCmd {
         old: u64,
         #[arg(long)]
         size: Option<u64>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum CaseCmd {
-    /// Open a public-interest case (prosecutor).
-    Open {
-        #[arg(long)]
-        key: PathBuf,
-        #[arg(long = "case")]
-        case_id: String,
-        #[arg(long)]
-        title: String,
-        #[arg(long, default_value = "ecology")]
-        area: String,
-        #[arg(long, default_value = "")]
-        unit: String,
     },
 }
 
@@ -220,7 +252,7 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-fn refused(code: &'static str, message: impl Into<String>) -> Failure {
+pub(crate) fn refused(code: &'static str, message: impl Into<String>) -> Failure {
     Failure { exit: 2, code, message: message.into() }
 }
 
@@ -264,7 +296,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn print_ack(json: bool, ack: &Ack) {
+pub(crate) fn print_ack(json: bool, ack: &Ack) {
     if json {
         println!("{}", ack.to_json());
     } else {
@@ -298,7 +330,7 @@ fn entry_hash_at(l: &Ledger, seq: u64) -> Result<Hash32, Failure> {
     Ok(pil_ledger_core::hash::entry_hash(&bytes))
 }
 
-fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
     pb.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})")
@@ -327,7 +359,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             l.close();
             Ok(0)
         }
-        Cmd::Demo => demo(&data, json),
+        Cmd::Demo => crate::demo::demo(&data, json),
         Cmd::Keygen { out } => {
             let k = keys::generate();
             if std::fs::symlink_metadata(&out).is_ok() {
@@ -514,17 +546,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Cmd::Case { what: CaseCmd::Open { key, case_id, title, area, unit } } => {
-            let signer = ledger::read_key_file(&key)?;
-            let l = open_rw(&data)?;
-            let ack = l.append_signed(&signer, &case_id, Body::CaseOpened { title, area, unit })?;
-            print_ack(json, &ack);
-            Ok(0)
+        Cmd::Case { what } => evidence_cli::run_case(&data, json, what),
+        Cmd::Evidence { what } => evidence_cli::run_evidence(&data, json, *what),
+        Cmd::Seal { item, seal_id, note } => evidence_cli::run_seal(&data, json, item, seal_id, note),
+        Cmd::Unseal { item, approval, condition, note } => {
+            evidence_cli::run_unseal(&data, json, item, approval, condition, note)
         }
+        Cmd::Custody { what } => evidence_cli::run_custody(&data, json, what),
+        Cmd::Hold { item, reason } => evidence_cli::run_hold(&data, json, item, reason, false),
+        Cmd::Release { item, reason } => evidence_cli::run_hold(&data, json, item, reason, true),
+        Cmd::VerifyFile { path } => evidence_cli::verify_file(&data, json, &path),
     }
 }
 
-fn print_verdict(json: bool, v: &LedgerVerdict) {
+pub(crate) fn print_verdict(json: bool, v: &LedgerVerdict) {
     if json {
         println!("{}", serde_json::to_string(v).expect("verdict serialises"));
         return;
@@ -540,73 +575,4 @@ fn print_verdict(json: bool, v: &LedgerVerdict) {
     if v.more_reasons > 0 {
         println!("  ... and {} more", v.more_reasons);
     }
-}
-
-/// The README's first command: a small ledger, built and verified for real.
-const UNIT: &str = "Beijing No.4 Branch, Public-Interest Litigation Dept.";
-
-fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
-    let paths = ledger::Paths::new(data);
-    let existing = match Ledger::open(data, true) {
-        Err(LedgerError::NotALedger(_)) => None,
-        other => Some(other?),
-    };
-    let l = if let Some(l) = existing {
-        eprintln!("demo: using the existing ledger at {}", data.display());
-        l
-    } else {
-        let l = Ledger::init(
-            data,
-            "demo.pil-ledger.local/bj-procuratorate",
-            "Wang Wu (key officer)",
-            "Beijing No.4 Branch",
-        )?;
-        eprintln!("demo: new ledger at {}\n  verifier key: {}", data.display(), l.vkey().to_vkey_string());
-        l
-    };
-    let officer = ledger::read_key_file(&paths.officer_key())?;
-    let n = l.head()?.size;
-    let pros = keys::generate();
-    let assistant = keys::generate();
-    let mut acks = Vec::new();
-    acks.push(l.append_signed(
-        &officer,
-        "",
-        Body::enrol(pros.verifying_key().to_bytes(), format!("Li Si (prosecutor {n})"), UNIT, vec![Role::Prosecutor]),
-    )?);
-    acks.push(l.append_signed(
-        &officer,
-        "",
-        Body::enrol(
-            assistant.verifying_key().to_bytes(),
-            format!("Zhao Liu (assistant {n})"),
-            UNIT,
-            vec![Role::Assistant],
-        ),
-    )?);
-    let case_id = format!("（2026）京04民初{}号", 100 + n);
-    let opened = l.append_signed(
-        &pros,
-        &case_id,
-        Body::CaseOpened {
-            title: "Chaobai River illegal discharge".into(),
-            area: "ecology".into(),
-            unit: "Beijing No.4 Branch".into(),
-        },
-    )?;
-    acks.push(opened.clone());
-    acks.push(l.append_signed(
-        &assistant,
-        &case_id,
-        Body::Endorsed { entry_hash: opened.hash, capacity: "witness".into() },
-    )?);
-    for a in &acks {
-        print_ack(json, a);
-    }
-    let size = l.head()?.size;
-    let pb = progress_bar(size, "verify");
-    let verdict = l.verify(&|done, _| pb.set_position(done))?;
-    pb.finish_and_clear();
-    print_verdict(json, &verdict);
-    Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
 }

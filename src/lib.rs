@@ -5,7 +5,11 @@
 pub mod ack;
 pub mod check;
 pub mod cli;
+pub mod demo;
 pub mod error;
+pub mod evidence_add;
+pub mod evidence_cli;
+pub mod evidence_read;
 pub mod ledger;
 pub mod store;
 pub mod stress;

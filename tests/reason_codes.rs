@@ -39,7 +39,19 @@ fn next_literal(text: &str, at: usize, limit: usize) -> Option<&str> {
 /// Codes a source file can emit.
 fn emitted(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let markers = ["::error(", "::warning(", ".error(", ".warning(", ".warn(", "refused(", "code: \"", "=> \"", "{ \"", "else { \"", ": &str = \""];
+    let markers = [
+        "::error(",
+        "::warning(",
+        ".error(",
+        ".warning(",
+        ".warn(",
+        "refused(",
+        "code: \"",
+        "=> \"",
+        "{ \"",
+        "else { \"",
+        ": &str = \"",
+    ];
     for m in markers {
         let mut from = 0;
         while let Some(i) = text[from..].find(m) {

@@ -163,9 +163,10 @@ pub(super) fn apply(
             prior_digests,
             ..
         } => {
+            check_digests(digests, !physical)?;
+            claim_digests(view, evidence_id, digests, out)?;
             new_item(view, evidence_id)?;
             text("category", category)?;
-            check_digests(digests, !physical)?;
             if *physical && description.trim().is_empty() {
                 return Err(Refusal::MissingField("description"));
             }
@@ -185,7 +186,6 @@ pub(super) fn apply(
             if !same_person(first, &me.holder) {
                 return Err(Refusal::RegistrantNotCollector { registrant: me.holder.clone(), first: first.clone() });
             }
-            claim_digests(view, evidence_id, digests, out)?;
             let mut r = record(c, evidence_id, digests);
             r.collectors = collectors.clone();
             r.physical = *physical;
@@ -195,11 +195,11 @@ pub(super) fn apply(
             Ok(())
         }
         Body::EvidenceDerived { evidence_id, parent, digests, method, .. } => {
+            check_digests(digests, true)?;
+            claim_digests(view, evidence_id, digests, out)?;
             new_item(view, evidence_id)?;
             text("method", method)?;
             item(view, c, parent)?;
-            check_digests(digests, true)?;
-            claim_digests(view, evidence_id, digests, out)?;
             let mut r = record(c, evidence_id, digests);
             r.parent = Some(parent.clone());
             r.collectors = vec![me.holder.clone()];

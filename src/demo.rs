@@ -1,0 +1,83 @@
+//! `pil-ledger demo`: the README's first command. It builds a small real
+//! ledger under --data (init if needed): enrols a prosecutor and an
+//! assistant, opens a case, registers a file collected by both, then
+//! verifies the whole ledger and the file.
+
+use std::path::Path;
+
+use pil_ledger_core::authority::Role;
+use pil_ledger_core::keys;
+use pil_ledger_core::verify::VerdictKind;
+use pil_ledger_core::wire::Body;
+
+use crate::cli::{print_ack, print_verdict, progress_bar, Failure};
+use crate::ledger::{self, Ledger, LedgerError};
+
+/// The README's first command: a small ledger, built and verified for real.
+const UNIT: &str = "Beijing No.4 Branch, Public-Interest Litigation Dept.";
+
+pub fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
+    let paths = ledger::Paths::new(data);
+    let existing = match Ledger::open(data, true) {
+        Err(LedgerError::NotALedger(_)) => None,
+        other => Some(other?),
+    };
+    let l = if let Some(l) = existing {
+        eprintln!("demo: using the existing ledger at {}", data.display());
+        l
+    } else {
+        let l = Ledger::init(
+            data,
+            "demo.pil-ledger.local/bj-procuratorate",
+            "Wang Wu (key officer)",
+            "Beijing No.4 Branch",
+        )?;
+        eprintln!("demo: new ledger at {}\n  verifier key: {}", data.display(), l.vkey().to_vkey_string());
+        l
+    };
+    let officer = ledger::read_key_file(&paths.officer_key())?;
+    let n = l.head()?.size;
+    let pros = keys::generate();
+    let assistant = keys::generate();
+    let mut acks = Vec::new();
+    acks.push(l.append_signed(
+        &officer,
+        "",
+        Body::enrol(pros.verifying_key().to_bytes(), format!("Li Si (prosecutor {n})"), UNIT, vec![Role::Prosecutor]),
+    )?);
+    acks.push(l.append_signed(
+        &officer,
+        "",
+        Body::enrol(
+            assistant.verifying_key().to_bytes(),
+            format!("Zhao Liu (assistant {n})"),
+            UNIT,
+            vec![Role::Assistant],
+        ),
+    )?);
+    let case_id = format!("（2026）京04民初{}号", 100 + n);
+    let opened = l.append_signed(
+        &pros,
+        &case_id,
+        Body::CaseOpened {
+            title: "Chaobai River illegal discharge".into(),
+            area: "ecology".into(),
+            unit: "Beijing No.4 Branch".into(),
+        },
+    )?;
+    acks.push(opened.clone());
+    acks.push(l.append_signed(
+        &assistant,
+        &case_id,
+        Body::Endorsed { entry_hash: opened.hash, capacity: "witness".into() },
+    )?);
+    for a in &acks {
+        print_ack(json, a);
+    }
+    let size = l.head()?.size;
+    let pb = progress_bar(size, "verify");
+    let verdict = l.verify(&|done, _| pb.set_position(done))?;
+    pb.finish_and_clear();
+    print_verdict(json, &verdict);
+    Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
+}
