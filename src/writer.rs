@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::ack::Ack;
 use crate::error::LedgerError;
-use crate::store::{Commit, Head, LedgerConfig, SledStore, Store, StoreIndex, StoreNodes};
+use crate::store::{Commit, Head, LedgerConfig, Store, StoreIndex, StoreNodes};
 
 /// Most statements taken into one group commit.
 pub const MAX_GROUP: usize = 2048;
@@ -191,16 +191,26 @@ impl WriterHandle {
 }
 
 /// The writer and syncer threads and the durable head they publish.
-pub(crate) struct Writer {
-    pub(crate) handle: WriterHandle,
+pub struct Writer {
+    pub handle: WriterHandle,
     pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
     pub(crate) durable: Arc<std::sync::Mutex<Option<Head>>>,
+}
+
+impl Writer {
+    /// Close the queue and wait until everything queued was answered.
+    pub fn stop(self) {
+        drop(self.handle);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
 }
 
 // ---------------------------------------------------------------- writer --
 
 struct WriterState {
-    store: Arc<SledStore>,
+    store: Arc<dyn Store>,
     config: LedgerConfig,
     log_key: SigningKey,
     /// Head as applied (may be ahead of the durable head by groups in sync).
@@ -221,8 +231,10 @@ struct Applied {
 /// answer). They overlap: while one group is being made durable, the next is
 /// checked and applied; one sync covers every group applied meanwhile. No
 /// caller hears about a group before it is durable.
-pub(crate) fn spawn_writer(
-    store: Arc<SledStore>,
+///
+/// It runs over any [`Store`]; tests give it one that fails on purpose.
+pub fn spawn_writer(
+    store: Arc<dyn Store>,
     config: LedgerConfig,
     log_key: SigningKey,
     head: Option<Head>,

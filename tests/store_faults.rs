@@ -2,9 +2,9 @@
 //!
 //! Used here to check that `verify_store` turns a failing storage engine
 //! into an error (exit 3), never into a verdict about the ledger and never
-//! a panic. The same wrapper is meant for the writer's `writer_stopped` /
-//! no-ack-on-failure tests, once the writer can run over any `Store` (it
-//! takes `Arc<SledStore>` today; see the note in `schema/storage.md` §3).
+//! a panic; and that the writer, run over it, answers `writer_stopped`,
+//! acknowledges nothing whose group failed to apply or to sync, and leaves
+//! a ledger that verifies.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -154,4 +154,61 @@ fn engine_failure_in_the_middle_of_verify_is_an_error_not_a_verdict() {
     let mut st = FailingStore::new(SledStore::open_read_only(&dir).unwrap());
     st.fail_head = true;
     assert!(verify_store(&st, None, &[], &|_, _| {}).is_err());
+}
+
+/// Start the real writer over a failing store of the ledger in `dir`.
+fn writer_over(dir: &std::path::Path, fail_apply_at: usize, fail_sync_at: usize) -> pil_ledger::writer::Writer {
+    let mut st = FailingStore::new(SledStore::open(&dir.join("ledger")).unwrap());
+    st.fail_apply_at = fail_apply_at;
+    st.fail_sync_at = fail_sync_at;
+    let config = st.config().unwrap().unwrap();
+    let head = st.head().unwrap();
+    let log_key = ledger::read_key_file(&dir.join("keys/log.key")).unwrap();
+    pil_ledger::writer::spawn_writer(std::sync::Arc::new(st), config, log_key, head)
+}
+
+fn enrolment(dir: &std::path::Path, name: &str) -> (Vec<u8>, [u8; 64]) {
+    let officer = ledger::read_key_file(&dir.join("keys/officer.key")).unwrap();
+    let k = keys::generate();
+    let body = Body::enrol(k.verifying_key().to_bytes(), name, "U", vec![Role::Auditor]);
+    ledger::sign_statement("faults.example/pil", &officer, "", body)
+}
+
+fn entries_after_restart(dir: &std::path::Path) -> u64 {
+    let l = Ledger::open(dir, false).unwrap();
+    let v = l.verify(&|_, _| {}).unwrap();
+    assert_eq!(v.verdict.as_str(), "valid", "{:?}", v.reasons);
+    v.entries
+}
+
+#[test]
+fn a_failed_apply_acknowledges_nothing_and_stops_the_writer() {
+    let tmp = ledger_dir();
+    let w = writer_over(tmp.path(), 1, usize::MAX);
+    let (st, sig) = enrolment(tmp.path(), "D");
+    let err = w.handle.append_blocking(st, sig).unwrap_err();
+    assert_eq!(err.code(), "writer_stopped", "{err}");
+    // Every later write is refused too: the in-memory head may be stale.
+    let (st, sig) = enrolment(tmp.path(), "E");
+    assert_eq!(w.handle.append_blocking(st, sig).unwrap_err().code(), "writer_stopped");
+    w.stop();
+    assert_eq!(entries_after_restart(tmp.path()), 4, "genesis and three enrolments, nothing more");
+}
+
+#[test]
+fn a_failed_sync_acknowledges_nothing_and_the_ledger_stays_whole() {
+    let tmp = ledger_dir();
+    let w = writer_over(tmp.path(), usize::MAX, 1);
+    let (st, sig) = enrolment(tmp.path(), "D");
+    assert_eq!(w.handle.append_blocking(st.clone(), sig).unwrap_err().code(), "writer_stopped");
+    let (st2, sig2) = enrolment(tmp.path(), "E");
+    assert_eq!(w.handle.append_blocking(st2, sig2).unwrap_err().code(), "writer_stopped");
+    w.stop();
+    // The unacknowledged entry is all there or not there at all; the
+    // ledger verifies either way, and resubmitting it settles which.
+    let n = entries_after_restart(tmp.path());
+    assert!(n == 4 || n == 5, "{n}");
+    let l = Ledger::open(tmp.path(), true).unwrap();
+    let ack = l.writer().unwrap().append_blocking(st, sig).unwrap();
+    assert_eq!((ack.seq, ack.duplicate), (4, n == 5));
 }
