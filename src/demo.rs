@@ -1,7 +1,7 @@
 //! `pil-ledger demo`: the README's first command. It builds a small real
 //! ledger under --data (init if needed): enrols a prosecutor and an
-//! assistant, opens a case, registers a file collected by both, then
-//! verifies the whole ledger and the file.
+//! assistant, opens a case, registers a lab report collected by both (the
+//! second collector endorses), then verifies the whole ledger and the file.
 
 use std::path::Path;
 
@@ -71,6 +71,18 @@ pub fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
         &case_id,
         Body::Endorsed { entry_hash: opened.hash, capacity: "witness".into() },
     )?);
+    // A piece of evidence: a water-sample report collected by both of them.
+    let file = data.join("demo-files").join(format!("water-sample-{n}.txt"));
+    std::fs::create_dir_all(file.parent().expect("has a parent"))?;
+    std::fs::write(&file, format!("Chaobai River outfall 3, sample {n}: COD 182 mg/L (limit 50)\n"))?;
+    let fd = crate::evidence_add::hash_path(&file)?;
+    let registered = l.append_signed(&pros, &case_id, demo_evidence(&fd, n))?;
+    acks.push(registered.clone());
+    acks.push(l.append_signed(
+        &assistant,
+        &case_id,
+        Body::Endorsed { entry_hash: registered.hash, capacity: "second-collector".into() },
+    )?);
     for a in &acks {
         print_ack(json, a);
     }
@@ -79,5 +91,36 @@ pub fn demo(data: &Path, json: bool) -> Result<u8, Failure> {
     let verdict = l.verify(&|done, _| pb.set_position(done))?;
     pb.finish_and_clear();
     print_verdict(json, &verdict);
-    Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
+    let (file_verdict, extra) = crate::evidence_read::file_verdict(&l, &fd)?;
+    if !json {
+        println!("verify-file {}:", file.display());
+    }
+    crate::evidence_read::print_file_verdict(json, &file_verdict, &extra, crate::evidence_read::Zone::from_env()?);
+    let bad = verdict.verdict == VerdictKind::Invalid || file_verdict.verdict == VerdictKind::Invalid;
+    Ok(if bad { 1 } else { 0 })
+}
+
+fn demo_evidence(fd: &pil_ledger_core::digest::FileDigests, n: u64) -> Body {
+    Body::EvidenceRegistered {
+        evidence_id: crate::evidence_add::readable_id(&fd.blake3),
+        category: "documentary".into(),
+        digests: fd.digests(),
+        size: fd.size,
+        media_type: "text/plain".into(),
+        physical: false,
+        description: format!("water-sample lab report {n}"),
+        source: "Beijing Environmental Monitoring Centre".into(),
+        method: "on-site sampling, laboratory analysis".into(),
+        legal_basis: "Civil Procedure Law art. 58; SPP Public-Interest Litigation Rules art. 32".into(),
+        collectors: vec![format!("Li Si (prosecutor {n})"), format!("Zhao Liu (assistant {n})")],
+        witness: String::new(),
+        place: "Chaobai River outfall 3".into(),
+        collected_at_ms: ledger::now_ms(),
+        collected_tz_offset_min: 480,
+        tool: "pil-ledger".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        original_medium: "paper report, scanned".into(),
+        provenance: String::new(),
+        prior_digests: vec![],
+    }
 }
