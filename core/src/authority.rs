@@ -90,6 +90,19 @@ pub enum Kind {
     Disposed,
     LegalHold,
     HoldReleased,
+    AccountOpened,
+    Obligation,
+    FundReceipt,
+    Remittance,
+    DisbursementRequested,
+    DisbursementApproved,
+    DisbursementRejected,
+    DisbursementPaid,
+    DisbursementVoided,
+    Reversal,
+    Reconciled,
+    Published,
+    AuditFinding,
 }
 
 /// One row of the kind table: each kind is declared here once, with its
@@ -110,7 +123,7 @@ use Role::*;
 /// first key officer, whose authority is the genesis itself. Anyone
 /// enrolled may endorse or correct; *whose* endorsement counts (a different
 /// key and holder) and who may correct what are rules in `state`.
-pub const KINDS: [KindInfo; 19] = [
+pub const KINDS: [KindInfo; 32] = [
     KindInfo { kind: Kind::Genesis, tag: 0, name: "Genesis", roles: &[KeyOfficer] },
     KindInfo { kind: Kind::KeyEnrolled, tag: 1, name: "KeyEnrolled", roles: &[KeyOfficer] },
     KindInfo { kind: Kind::KeyRevoked, tag: 2, name: "KeyRevoked", roles: &[KeyOfficer] },
@@ -161,6 +174,35 @@ pub const KINDS: [KindInfo; 19] = [
     KindInfo { kind: Kind::Disposed, tag: 16, name: "Disposed", roles: &[Custodian] },
     KindInfo { kind: Kind::LegalHold, tag: 17, name: "LegalHold", roles: &[Prosecutor, Approver] },
     KindInfo { kind: Kind::HoldReleased, tag: 18, name: "HoldReleased", roles: &[Prosecutor, Approver] },
+    // Fund side (schema/fund.md).
+    KindInfo { kind: Kind::AccountOpened, tag: 19, name: "AccountOpened", roles: &[Finance] },
+    KindInfo { kind: Kind::Obligation, tag: 20, name: "Obligation", roles: &[Prosecutor, CourtLiaison, Finance] },
+    KindInfo { kind: Kind::FundReceipt, tag: 21, name: "FundReceipt", roles: &[Finance] },
+    KindInfo { kind: Kind::Remittance, tag: 22, name: "Remittance", roles: &[Finance] },
+    KindInfo {
+        kind: Kind::DisbursementRequested,
+        tag: 23,
+        name: "DisbursementRequested",
+        roles: &[Prosecutor, Finance],
+    },
+    KindInfo {
+        kind: Kind::DisbursementApproved,
+        tag: 24,
+        name: "DisbursementApproved",
+        roles: &[Approver, FinanceReviewer],
+    },
+    KindInfo {
+        kind: Kind::DisbursementRejected,
+        tag: 25,
+        name: "DisbursementRejected",
+        roles: &[Approver, FinanceReviewer],
+    },
+    KindInfo { kind: Kind::DisbursementPaid, tag: 26, name: "DisbursementPaid", roles: &[Finance] },
+    KindInfo { kind: Kind::DisbursementVoided, tag: 27, name: "DisbursementVoided", roles: &[Finance, Approver] },
+    KindInfo { kind: Kind::Reversal, tag: 28, name: "Reversal", roles: &[Finance] },
+    KindInfo { kind: Kind::Reconciled, tag: 29, name: "Reconciled", roles: &[Finance, FinanceReviewer] },
+    KindInfo { kind: Kind::Published, tag: 30, name: "Published", roles: &[Publisher] },
+    KindInfo { kind: Kind::AuditFinding, tag: 31, name: "AuditFinding", roles: &[Auditor] },
 ];
 
 impl Kind {

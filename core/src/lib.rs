@@ -13,6 +13,7 @@
 //! - [`names`]: holder names as dual control compares them.
 //! - [`clock`]: bounds on the log's clock.
 //! - [`state`]: the domain rules (`apply`), one room per domain, and derived indexes.
+//! - [`fund_audit`]: the auditor's fund invariants over the derived records.
 //! - [`file_check`]: the `verify-file` verdict.
 //! - [`verify`]: verdicts, reasons, the whole-ledger verifier.
 //! - [`json`]: JSON views of entries and statements.
@@ -22,6 +23,7 @@ pub mod authority;
 pub mod clock;
 pub mod digest;
 pub mod file_check;
+pub mod fund_audit;
 pub mod fuzzing;
 pub mod hash;
 pub mod json;

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::authority::Role;
 use crate::digest::Digest;
 
+mod fund;
+pub use fund::{AccountKind, ALL_ACCOUNT_KINDS};
+
 /// Wire format version carried in every statement and entry.
 pub const FORMAT_V1: u16 = 1;
 /// Largest canonical statement accepted (bytes). Bounds every decode.
@@ -252,6 +255,130 @@ pub enum Body {
         evidence_id: String,
         reason: String,
     },
+    // ---- fund side (schema/fund.md): double-entry accounts, two-phase
+    // ---- disbursements, reversals, reconciliation, disclosure. Amounts are
+    // ---- integer fen (分) in u64.
+    /// A finance officer opens an account. A `case` account belongs to the
+    /// statement's case.
+    AccountOpened {
+        account_id: String,
+        /// (`kind` is the JSON tag of every body, hence the longer name.)
+        account_kind: AccountKind,
+        name: String,
+        /// Debits (posted and pending) may never exceed posted credits.
+        no_overdraft: bool,
+        /// Approval stages a disbursement from this account needs (0..=5);
+        /// fund and case accounts only.
+        stages: u8,
+    },
+    /// What a judgment (or settlement) orders paid into the fund for the
+    /// statement's case: by which payer, how much, for what use, by when.
+    Obligation {
+        obligation_id: String,
+        /// The payer account.
+        payer: String,
+        amount_fen: u64,
+        /// e.g. "ecological-restoration"; requests on the case must name one
+        /// of the case's designated uses as their purpose.
+        designated_use: String,
+        due_ms: u64,
+        /// The case's judgment `CaseEvent` entry hash, where there is one.
+        #[serde(with = "fund::hex_opt32", default)]
+        judgment: Option<Hash32>,
+    },
+    /// Money received into a fund or case account from a payer (posted).
+    FundReceipt {
+        /// The receiving fund or case account.
+        account_id: String,
+        /// The payer account.
+        from: String,
+        amount_fen: u64,
+        /// The bank's reference; unique per receiving account when not empty.
+        bank_ref: String,
+    },
+    /// Money remitted from a fund or case account to a treasury account
+    /// (posted).
+    Remittance {
+        from: String,
+        /// The treasury account.
+        to: String,
+        amount_fen: u64,
+        bank_ref: String,
+    },
+    /// A request to pay out of a fund or case account to a payee: reserves
+    /// the amount (a pending transfer) until it is paid or voided.
+    DisbursementRequested {
+        request_id: String,
+        from: String,
+        /// The payee account.
+        to: String,
+        amount_fen: u64,
+        /// The designated-use category the money is for.
+        purpose: String,
+        note: String,
+    },
+    /// One approval stage (1..=stages, in order).
+    DisbursementApproved {
+        request_id: String,
+        stage: u8,
+    },
+    /// A stage says no: the request can no longer be approved or paid; a
+    /// `DisbursementVoided` releases its reservation.
+    DisbursementRejected {
+        request_id: String,
+        stage: u8,
+        reason: String,
+    },
+    /// Posts at most the requested (approved) amount, once, and releases
+    /// the rest of the reservation.
+    DisbursementPaid {
+        request_id: String,
+        amount_fen: u64,
+        bank_ref: String,
+    },
+    /// Releases the reservation; the request is settled without payment.
+    DisbursementVoided {
+        request_id: String,
+        reason: String,
+    },
+    /// Posts the opposite of an earlier receipt, remittance or payment, never
+    /// more than what of it is not yet reversed.
+    Reversal {
+        #[serde(with = "hex::serde")]
+        original: Hash32,
+        amount_fen: u64,
+        reason: String,
+    },
+    /// A fund or case account agrees with its bank statement for a period.
+    Reconciled {
+        account_id: String,
+        period_from_ms: u64,
+        period_to_ms: u64,
+        /// Digest of the bank statement document.
+        statement_digest: Digest,
+        /// The statement's closing balance; equals the account's posted
+        /// balance when recorded.
+        balance_fen: u64,
+    },
+    /// A public disclosure was made: of what, where, for how long.
+    Published {
+        /// A case id, or a scope such as "fund 2026Q1".
+        case_or_scope: String,
+        what: String,
+        location: String,
+        notice_days: u32,
+        /// Digests of the published document(s), so a reader can check them.
+        #[serde(default)]
+        report: Vec<Digest>,
+    },
+    /// An auditor records a finding, naming the entries concerned.
+    AuditFinding {
+        /// What was audited, e.g. "fund 2026", a case id.
+        scope: String,
+        finding: String,
+        #[serde(with = "fund::hex_vec32", default)]
+        entries: Vec<Hash32>,
+    },
 }
 
 /// A stage of a case (`CaseEvent`). Wire tags: declaration order, append only.
@@ -321,6 +448,19 @@ impl Body {
             Body::Disposed { .. } => Kind::Disposed,
             Body::LegalHold { .. } => Kind::LegalHold,
             Body::HoldReleased { .. } => Kind::HoldReleased,
+            Body::AccountOpened { .. } => Kind::AccountOpened,
+            Body::Obligation { .. } => Kind::Obligation,
+            Body::FundReceipt { .. } => Kind::FundReceipt,
+            Body::Remittance { .. } => Kind::Remittance,
+            Body::DisbursementRequested { .. } => Kind::DisbursementRequested,
+            Body::DisbursementApproved { .. } => Kind::DisbursementApproved,
+            Body::DisbursementRejected { .. } => Kind::DisbursementRejected,
+            Body::DisbursementPaid { .. } => Kind::DisbursementPaid,
+            Body::DisbursementVoided { .. } => Kind::DisbursementVoided,
+            Body::Reversal { .. } => Kind::Reversal,
+            Body::Reconciled { .. } => Kind::Reconciled,
+            Body::Published { .. } => Kind::Published,
+            Body::AuditFinding { .. } => Kind::AuditFinding,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use pil_ledger_core::authority::{Kind, Role, ALL_ROLES};
 use pil_ledger_core::digest::{Digest, DigestAlg};
 use pil_ledger_core::hash;
-use pil_ledger_core::wire::{self, Award, Body, CaseStage, SealState};
+use pil_ledger_core::wire::{self, AccountKind, Award, Body, CaseStage, SealState};
 use pil_ledger_core::wire::{Entry, StatementHeader};
 
 fn doc(name: &str) -> String {
@@ -142,6 +142,59 @@ fn sample(kind: Kind) -> Body {
         Kind::Disposed => Body::Disposed { evidence_id: "E-1".into(), method: "m".into(), reason: "r".into() },
         Kind::LegalHold => Body::LegalHold { evidence_id: "E-1".into(), reason: "r".into() },
         Kind::HoldReleased => Body::HoldReleased { evidence_id: "E-1".into(), reason: "r".into() },
+        Kind::AccountOpened => Body::AccountOpened {
+            account_id: "F-1".into(),
+            account_kind: AccountKind::Fund,
+            name: "n".into(),
+            no_overdraft: true,
+            stages: 2,
+        },
+        Kind::Obligation => Body::Obligation {
+            obligation_id: "O-1".into(),
+            payer: "P-1".into(),
+            amount_fen: 100,
+            designated_use: "u".into(),
+            due_ms: 1,
+            judgment: Some([8; 32]),
+        },
+        Kind::FundReceipt => {
+            Body::FundReceipt { account_id: "F-1".into(), from: "P-1".into(), amount_fen: 100, bank_ref: "b".into() }
+        }
+        Kind::Remittance => {
+            Body::Remittance { from: "F-1".into(), to: "T-1".into(), amount_fen: 100, bank_ref: "b".into() }
+        }
+        Kind::DisbursementRequested => Body::DisbursementRequested {
+            request_id: "R-1".into(),
+            from: "F-1".into(),
+            to: "Y-1".into(),
+            amount_fen: 100,
+            purpose: "u".into(),
+            note: "n".into(),
+        },
+        Kind::DisbursementApproved => Body::DisbursementApproved { request_id: "R-1".into(), stage: 1 },
+        Kind::DisbursementRejected => {
+            Body::DisbursementRejected { request_id: "R-1".into(), stage: 1, reason: "r".into() }
+        }
+        Kind::DisbursementPaid => {
+            Body::DisbursementPaid { request_id: "R-1".into(), amount_fen: 100, bank_ref: "b".into() }
+        }
+        Kind::DisbursementVoided => Body::DisbursementVoided { request_id: "R-1".into(), reason: "r".into() },
+        Kind::Reversal => Body::Reversal { original: [9; 32], amount_fen: 100, reason: "r".into() },
+        Kind::Reconciled => Body::Reconciled {
+            account_id: "F-1".into(),
+            period_from_ms: 1,
+            period_to_ms: 2,
+            statement_digest: Digest { alg: DigestAlg::Sha256, value: vec![1; 32] },
+            balance_fen: 100,
+        },
+        Kind::Published => Body::Published {
+            case_or_scope: "C-1".into(),
+            what: "w".into(),
+            location: "l".into(),
+            notice_days: 30,
+            report: vec![Digest { alg: DigestAlg::Blake3, value: vec![2; 32] }],
+        },
+        Kind::AuditFinding => Body::AuditFinding { scope: "s".into(), finding: "f".into(), entries: vec![[3; 32]] },
     }
 }
 

@@ -13,6 +13,8 @@ use bincode::{Decode, Encode};
 use crate::authority::{Kind, Role};
 use crate::wire::{self, Hash32, PublicKey};
 
+pub use super::fund_index::*;
+
 /// Index namespaces, declared once. Every index is derived from the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -38,14 +40,31 @@ pub enum Ns {
     Digest = 9,
     /// entry hash of an evidence entry → evidence id.
     EvidenceEntry = 10,
+    // ---- fund side (schema/fund.md)
+    /// account id → [`AccountRecord`]: kind, flags and the four balances.
+    Account = 11,
+    /// request id → [`RequestRecord`]: a disbursement and its approvals.
+    Request = 12,
+    /// obligation id → [`ObligationRecord`].
+    Obligation = 13,
+    /// case id → [`FundCaseRecord`]: the case's obligations and designated uses.
+    FundCase = 14,
+    /// entry hash of a money-moving entry → [`Movement`].
+    Movement = 15,
+    /// account id ‖ 0xFF ‖ seq BE → [`Movement`]: an account's statement.
+    AccountMovement = 16,
+    /// account id ‖ 0xFF ‖ bank reference → seq BE.
+    BankRef = 17,
+    /// entry hash of a reversed movement → fen reversed so far, u64 BE.
+    Reversed = 18,
 }
 
 /// Slots in per-namespace arrays: the largest discriminant plus one.
-const NS_SLOTS: usize = 11;
+const NS_SLOTS: usize = 19;
 
 impl Ns {
     /// Every namespace, with its stable name (`storage.md`).
-    pub const ALL: [(Ns, &'static str); 10] = [
+    pub const ALL: [(Ns, &'static str); 18] = [
         (Ns::Nonce, "nonce"),
         (Ns::Key, "key"),
         (Ns::EntryHash, "entry_hash"),
@@ -56,6 +75,14 @@ impl Ns {
         (Ns::Evidence, "evidence"),
         (Ns::Digest, "digest"),
         (Ns::EvidenceEntry, "evidence_entry"),
+        (Ns::Account, "account"),
+        (Ns::Request, "request"),
+        (Ns::Obligation, "obligation"),
+        (Ns::FundCase, "fund_case"),
+        (Ns::Movement, "movement"),
+        (Ns::AccountMovement, "account_movement"),
+        (Ns::BankRef, "bank_ref"),
+        (Ns::Reversed, "reversed"),
     ];
 
     /// The namespace a stored byte names, if any.
@@ -244,7 +271,8 @@ pub fn case_record(view: &(impl IndexRead + ?Sized), case_id: &str) -> Result<Op
 /// The seq an index record derives from, where the record says (to name the
 /// seq in verify reasons). `None` for unknown namespaces or malformed data.
 pub fn index_record_seq(ns: u8, key: &[u8], value: &[u8]) -> Option<u64> {
-    match Ns::from_u8(ns)? {
+    let ns = Ns::from_u8(ns)?;
+    match ns {
         Ns::Nonce | Ns::Endorsement => be_u64(value),
         Ns::Key => unrec::<KeyRecord>(Ns::Key, value).ok().map(|r| r.revoked_seq.unwrap_or(r.enrolled_seq)),
         Ns::EntryHash => unrec::<EntryRef>(Ns::EntryHash, value).ok().map(|r| r.seq),
@@ -253,6 +281,14 @@ pub fn index_record_seq(ns: u8, key: &[u8], value: &[u8]) -> Option<u64> {
         Ns::Meta => key.strip_prefix(b"enrolled@".as_slice()).and_then(be_u64),
         Ns::Evidence => unrec::<EvidenceRecord>(Ns::Evidence, value).ok().map(|r| r.registered_seq),
         Ns::Digest | Ns::EvidenceEntry => None,
+        Ns::Account
+        | Ns::Request
+        | Ns::Obligation
+        | Ns::FundCase
+        | Ns::Movement
+        | Ns::AccountMovement
+        | Ns::BankRef
+        | Ns::Reversed => super::fund_index::record_seq(ns, key, value),
     }
 }
 

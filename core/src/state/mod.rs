@@ -13,15 +13,24 @@
 //! - [`registry`]: genesis, keys, officers, dual control;
 //! - [`shared`]: endorsements (a hook per capacity), corrections, cases;
 //! - [`evidence`]: evidence items, seals, custody, holds, disposal, case events;
-//! - the fund rules get a room beside these.
+//! - [`fund`]: accounts, obligations, receipts, disbursements (reserve, staged
+//!   approval, post or void), reversals, reconciliation, disclosure; its
+//!   records and look-ups are in `fund_index` (re-exported by [`index`]).
 
 mod evidence;
+pub mod fund;
+mod fund_index;
 pub mod index;
 pub mod refusal;
 pub mod registry;
 mod shared;
 
 pub use evidence::decode_record as decode_evidence_record;
+pub use index::{
+    account_record, bank_ref_seq, decode_fund_record, fund_case_record, movement, obligation_record, request_record,
+    reversed_fen, AccountBalance, AccountRecord, Approval, DesignatedUse, FundCaseRecord, Movement, MovementKind,
+    ObligationRecord, Reconciliation, RequestRecord, RequestStatus,
+};
 pub use index::{
     case_entries_key, case_record, digest_key, entry_ref, evidence_by_digest, evidence_record, index_record_seq,
     key_record, nonce_key, nonce_seq, ns_name, BackendError, CaseRecord, EntryRef, EvidenceRecord, IndexRead,
@@ -166,6 +175,19 @@ fn dispatch(
         | Body::Disposed { .. }
         | Body::LegalHold { .. }
         | Body::HoldReleased { .. } => evidence::apply(view, c, me()?, out),
+        Body::AccountOpened { .. }
+        | Body::Obligation { .. }
+        | Body::FundReceipt { .. }
+        | Body::Remittance { .. }
+        | Body::DisbursementRequested { .. }
+        | Body::DisbursementApproved { .. }
+        | Body::DisbursementRejected { .. }
+        | Body::DisbursementPaid { .. }
+        | Body::DisbursementVoided { .. }
+        | Body::Reversal { .. }
+        | Body::Reconciled { .. }
+        | Body::Published { .. }
+        | Body::AuditFinding { .. } => fund::apply(view, c, me()?, out),
     }
 }
 
@@ -192,3 +214,7 @@ fn common_indexes(c: &Candidate<'_>, kind: Kind, out: &mut Outcome) {
 mod tests;
 #[cfg(test)]
 mod tests_evidence;
+#[cfg(test)]
+mod tests_fund;
+#[cfg(test)]
+mod tests_fund_model;

@@ -114,6 +114,59 @@ pub enum Refusal {
     NotOnHold(String),
     #[error("case {case_id:?} was closed at seq {seq}")]
     CaseClosed { case_id: String, seq: u64 },
+    // ---- fund (schema/fund.md)
+    #[error("no fund account {0:?}")]
+    UnknownAccount(String),
+    #[error("fund account {0:?} is already open")]
+    AccountExists(String),
+    #[error("no disbursement request {0:?}")]
+    UnknownRequest(String),
+    #[error("request id {0:?} is already used")]
+    RequestExists(String),
+    #[error("obligation id {0:?} is already used")]
+    ObligationExists(String),
+    #[error("account {account_id:?} is a {is} account; {want}")]
+    WrongAccountKind { account_id: String, is: &'static str, want: &'static str },
+    #[error("an amount is a positive number of fen; 0 is refused")]
+    ZeroAmount,
+    #[error("amount overflow: {0} would exceed the largest u64 number of fen")]
+    AmountOverflow(&'static str),
+    #[error(
+        "account {account_id:?} is no-overdraft: this would take it {short_fen} fen below zero, counting reservations"
+    )]
+    InsufficientFunds { account_id: String, short_fen: u128 },
+    #[error("request {request_id:?} awaits stage {next} of {stages}; stage {got} is out of order")]
+    StageOutOfOrder { request_id: String, next: u32, stages: u8, got: u8 },
+    #[error(
+        "stage {stage} of {request_id:?} was already decided by this key or this person; each stage needs another"
+    )]
+    ApproverRepeated { request_id: String, stage: u8 },
+    #[error("the requester of {0:?} (key or person) cannot approve or reject it")]
+    SelfApproval(String),
+    #[error("an approver of {0:?} (key or person) cannot pay it")]
+    ApproverCannotPay(String),
+    #[error("request {request_id:?} has {approved} of its {stages} approval stages; it cannot be paid yet")]
+    NotApproved { request_id: String, approved: usize, stages: u8 },
+    #[error("request {request_id:?} was rejected at stage {stage}; only a void remains")]
+    RequestRejected { request_id: String, stage: u8 },
+    #[error("request {request_id:?} was already settled at seq {seq}; a request settles once")]
+    RequestSettled { request_id: String, seq: u64 },
+    #[error("paying {amount_fen} fen is more than the {approved_fen} fen approved for {request_id:?}")]
+    AmountExceedsApproved { request_id: String, amount_fen: u64, approved_fen: u64 },
+    #[error("purpose {purpose:?} is not a designated use of case {case_id:?} (its uses: {uses})")]
+    PurposeMismatch { purpose: String, case_id: String, uses: String },
+    #[error("bank reference {bank_ref:?} was already recorded on account {account_id:?} at seq {seq}")]
+    DuplicateBankRef { account_id: String, bank_ref: String, seq: u64 },
+    #[error("reversing {amount_fen} fen is more than the {remaining_fen} fen of the original not yet reversed")]
+    ReversalExceedsOriginal { amount_fen: u64, remaining_fen: u64 },
+    #[error("a reversal names a receipt, remittance or payment; {0} cannot be reversed")]
+    NotReversible(String),
+    #[error("{what} belongs to case {case_id:?}; the statement must name that case")]
+    FundCaseMismatch { what: String, case_id: String },
+    #[error("judgment refused: {0}")]
+    NotAJudgment(String),
+    #[error("the statement balance {stated_fen} fen differs from the account's posted balance {posted_fen} fen")]
+    BalanceMismatch { stated_fen: u64, posted_fen: i128 },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -181,13 +234,37 @@ impl Refusal {
             AlreadyOnHold(_) => "already_on_hold",
             NotOnHold(_) => "not_on_hold",
             CaseClosed { .. } => "case_closed",
+            UnknownAccount(_) => "unknown_account",
+            AccountExists(_) => "account_exists",
+            UnknownRequest(_) => "unknown_request",
+            RequestExists(_) => "request_exists",
+            ObligationExists(_) => "obligation_exists",
+            WrongAccountKind { .. } => "wrong_account_kind",
+            ZeroAmount => "zero_amount",
+            AmountOverflow(_) => "amount_overflow",
+            InsufficientFunds { .. } => "insufficient_funds",
+            StageOutOfOrder { .. } => "stage_out_of_order",
+            ApproverRepeated { .. } => "approver_repeated",
+            SelfApproval(_) => "self_approval",
+            ApproverCannotPay(_) => "approver_cannot_pay",
+            NotApproved { .. } => "not_approved",
+            RequestRejected { .. } => "request_rejected",
+            RequestSettled { .. } => "request_settled",
+            AmountExceedsApproved { .. } => "amount_exceeds_approved",
+            PurposeMismatch { .. } => "purpose_mismatch",
+            DuplicateBankRef { .. } => "duplicate_bank_ref",
+            ReversalExceedsOriginal { .. } => "reversal_exceeds_original",
+            NotReversible(_) => "not_reversible",
+            FundCaseMismatch { .. } => "fund_case_mismatch",
+            NotAJudgment(_) => "not_a_judgment",
+            BalanceMismatch { .. } => "balance_mismatch",
             Backend(_) => "storage_error",
         }
     }
 
     /// Every code `code()` can return, for the test that keeps
     /// `schema/reasons.md` true.
-    pub const CODES: [&'static str; 51] = [
+    pub const CODES: [&'static str; 75] = [
         "statement_not_canonical",
         "signature_invalid",
         "wrong_origin",
@@ -238,6 +315,30 @@ impl Refusal {
         "already_on_hold",
         "not_on_hold",
         "case_closed",
+        "unknown_account",
+        "account_exists",
+        "unknown_request",
+        "request_exists",
+        "obligation_exists",
+        "wrong_account_kind",
+        "zero_amount",
+        "amount_overflow",
+        "insufficient_funds",
+        "stage_out_of_order",
+        "approver_repeated",
+        "self_approval",
+        "approver_cannot_pay",
+        "not_approved",
+        "request_rejected",
+        "request_settled",
+        "amount_exceeds_approved",
+        "purpose_mismatch",
+        "duplicate_bank_ref",
+        "reversal_exceeds_original",
+        "not_reversible",
+        "fund_case_mismatch",
+        "not_a_judgment",
+        "balance_mismatch",
         "storage_error",
     ];
 }

@@ -6,7 +6,7 @@ use crate::names::same_person;
 use crate::wire::Hash32;
 
 use super::index::{case_record, entry_ref, key_record, rec, CaseRecord, IndexRead, IndexWrite, KeyRecord, Ns};
-use super::{evidence, registry, roles_str, Candidate, Outcome, Refusal};
+use super::{evidence, fund, registry, roles_str, Candidate, Outcome, Refusal};
 
 /// `Endorsed`: a second person — a different key *and* a different holder —
 /// endorses an earlier entry in a stated capacity. The capacity's domain
@@ -43,8 +43,9 @@ pub(super) fn endorse(
         }
         Capacity::SecondCollector => evidence::endorse_as_second_collector(view, c, me, entry_hash, &target, out),
         Capacity::Approver => evidence::endorse_as_approver(view, c, me, entry_hash, &target, out),
+        Capacity::FinanceReviewer => fund::endorse_as_finance_reviewer(me, &target),
         // Recorded facts; later rules read them.
-        Capacity::Witness | Capacity::CustodyReceiver | Capacity::FinanceReviewer => Ok(()),
+        Capacity::Witness | Capacity::CustodyReceiver => Ok(()),
     }
 }
 
