@@ -215,6 +215,11 @@ pub enum Cmd {
     },
     /// Is this file the evidence the ledger says it is? Exit 1 if invalid.
     VerifyFile { path: PathBuf },
+    /// The damages fund: accounts, receipts, staged disbursements, audit.
+    Fund {
+        #[command(subcommand)]
+        what: Box<crate::fund_cli::FundCmd>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -556,6 +561,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Hold { item, reason } => evidence_cli::run_hold(&data, json, item, reason, false),
         Cmd::Release { item, reason } => evidence_cli::run_hold(&data, json, item, reason, true),
         Cmd::VerifyFile { path } => evidence_cli::verify_file(&data, json, &path),
+        Cmd::Fund { what } => crate::fund_cli::run(&data, json, *what),
     }
 }
 

@@ -357,7 +357,9 @@ fn case_event(
     out: &mut Outcome,
 ) -> Result<(), Refusal> {
     let mut case = case.ok_or_else(|| Refusal::UnknownCase(c.statement.case_id.clone()))?;
-    text("reference", reference)?;
+    if !reference.is_empty() {
+        text("reference", reference)?;
+    }
     if stage != CaseStage::Judgment && !awards.is_empty() {
         return Err(Refusal::InvalidValue("only a judgment carries awards".into()));
     }
