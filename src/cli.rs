@@ -215,6 +215,19 @@ pub enum Cmd {
     },
     /// Is this file the evidence the ledger says it is? Exit 1 if invalid.
     VerifyFile { path: PathBuf },
+    /// Serve the HTTP API (src/server/, schema/openapi.json) until SIGTERM.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Entry contents, cases and evidence without a bearer token.
+        #[arg(long)]
+        public_read: bool,
+    },
+    /// Bearer tokens for the HTTP API: add, list, revoke.
+    Token {
+        #[command(subcommand)]
+        what: crate::server::auth::TokenCmd,
+    },
     /// The damages fund: accounts, receipts, staged disbursements, audit.
     Fund {
         #[command(subcommand)]
@@ -561,6 +574,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Hold { item, reason } => evidence_cli::run_hold(&data, json, item, reason, false),
         Cmd::Release { item, reason } => evidence_cli::run_hold(&data, json, item, reason, true),
         Cmd::VerifyFile { path } => evidence_cli::verify_file(&data, json, &path),
+        Cmd::Serve { listen, public_read } => crate::server::run_serve(&data, json, &listen, public_read),
+        Cmd::Token { what } => crate::server::auth::run_token(&data, json, what),
         Cmd::Fund { what } => crate::fund_cli::run(&data, json, *what),
     }
 }

@@ -18,7 +18,7 @@ use crate::store::StoreError;
 pub enum LedgerError {
     #[error("refused: {0}")]
     Refused(#[from] Refusal),
-    #[error(transparent)]
+    #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
     #[error("no ledger at {0} (run `pil-ledger init --origin NAME` first)")]
     NotALedger(PathBuf),
@@ -43,6 +43,18 @@ pub enum LedgerError {
     IoAt { path: PathBuf, source: std::io::Error },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+fn store_message(e: &StoreError) -> String {
+    match e {
+        StoreError::Busy(path) => format!(
+            "the ledger at {} is held by another process (one process at a time; a running `pil-ledger serve` \
+             holds it for as long as it runs): send the command to that server with --server URL (or PIL_SERVER), \
+             or stop the other process first",
+            path.display()
+        ),
+        _ => e.to_string(),
+    }
 }
 
 fn clock_message(e: &ClockError) -> String {

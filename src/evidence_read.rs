@@ -2,6 +2,12 @@
 //! their custody chain, the `verify-file` verdict. Plain output names people
 //! (holder, unit, role) and shows times in the reader's zone with the
 //! offset; `--json` keeps hex and unix ms.
+//!
+//! The JSON views ([`case_json`], [`item_json`], [`file_verdict`] with
+//! [`file_verdict_json`], [`evidence_by_digest`]) return values, so the CLI
+//! (`--json`) and the HTTP server (`src/server/`) print the same thing. Their
+//! errors are [`ReadError`]s, which carry an [`ErrorClass`]: the CLI's exit
+//! code and the server's HTTP status both come from it.
 
 use pil_ledger_core::digest::FileDigests;
 use pil_ledger_core::file_check::{self, FileEvidence, FileVerdict};
@@ -11,8 +17,39 @@ use pil_ledger_core::wire::{Body, Entry, PublicKey, Statement};
 use serde_json::{json, Value};
 
 use crate::cli::Failure;
+use crate::error::ErrorClass;
 use crate::ledger::{Ledger, LedgerError};
 use crate::store::{Store, StoreIndex};
+
+/// A read that failed: a stable code, a sentence, and the class the exit
+/// code and HTTP status come from (`ErrorClass`, in `src/error.rs`).
+#[derive(Debug)]
+pub struct ReadError {
+    pub class: ErrorClass,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ReadError {
+    fn not_found(code: &'static str, message: String) -> Self {
+        ReadError { class: ErrorClass::NotFound, code, message }
+    }
+    fn storage(message: String) -> Self {
+        ReadError { class: ErrorClass::Internal, code: "storage_error", message }
+    }
+}
+
+impl From<LedgerError> for ReadError {
+    fn from(e: LedgerError) -> Self {
+        ReadError { class: e.class(), code: e.code(), message: e.to_string() }
+    }
+}
+
+impl From<ReadError> for Failure {
+    fn from(e: ReadError) -> Self {
+        Failure { exit: e.class.exit_code(), code: e.code, message: e.message }
+    }
+}
 
 /// The reader's time zone: `PIL_TZ` (`+08:00`, `UTC`, `Asia/Shanghai`),
 /// Asia/Shanghai unless set.
@@ -35,28 +72,31 @@ impl Zone {
     }
 }
 
-fn backend(e: state::BackendError) -> Failure {
-    Failure { exit: 3, code: "storage_error", message: e.to_string() }
+fn backend(e: state::BackendError) -> ReadError {
+    ReadError::storage(e.to_string())
 }
 
-/// An item's record, or a refusal naming the id.
-pub fn item(l: &Ledger, id: &str) -> Result<EvidenceRecord, Failure> {
+/// An item's record, or a refusal naming the id (`unknown_evidence`, class
+/// `NotFound`). An item registered in a group that is not yet durable (a
+/// server's writer may be syncing it) is not shown yet.
+pub fn item(l: &Ledger, id: &str) -> Result<EvidenceRecord, ReadError> {
     let view = StoreIndex(l.store());
-    state::evidence_record(&view, id).map_err(backend)?.ok_or_else(|| Failure {
-        exit: 2,
-        code: "unknown_evidence",
-        message: format!("no evidence item {id:?}"),
-    })
+    let unknown = || ReadError::not_found("unknown_evidence", format!("no evidence item {id:?}"));
+    let r = state::evidence_record(&view, id).map_err(backend)?.ok_or_else(unknown)?;
+    if r.registered_seq >= l.head()?.size {
+        return Err(unknown());
+    }
+    Ok(r)
 }
 
-fn key_record(l: &Ledger, key: &PublicKey) -> Result<Option<KeyRecord>, Failure> {
+fn key_record(l: &Ledger, key: &PublicKey) -> Result<Option<KeyRecord>, ReadError> {
     state::key_record(&StoreIndex(l.store()), key).map_err(backend)
 }
 
 /// The enrolled holder name of a key (for "you are the first collector").
-pub fn key_holder(l: &Ledger, key: &PublicKey) -> Result<String, Failure> {
-    key_record(l, key)?.map(|r| r.holder).ok_or_else(|| Failure {
-        exit: 2,
+pub fn key_holder(l: &Ledger, key: &PublicKey) -> Result<String, ReadError> {
+    key_record(l, key)?.map(|r| r.holder).ok_or_else(|| ReadError {
+        class: ErrorClass::Forbidden,
         code: "author_not_enrolled",
         message: format!("key {} is not enrolled", hex::encode(key)),
     })
@@ -73,24 +113,24 @@ fn person(l: &Ledger, key: &PublicKey) -> String {
     }
 }
 
-/// Seqs of every entry filed under a case, in order.
-fn case_seqs(l: &Ledger, case_id: &str) -> Result<Vec<u64>, Failure> {
+/// Seqs of every entry filed under a case, in order, up to the durable
+/// head (a server's writer may have applied a later group it is still
+/// syncing: those entries are not shown yet).
+fn case_seqs(l: &Ledger, case_id: &str) -> Result<Vec<u64>, ReadError> {
     let mut prefix = case_id.as_bytes().to_vec();
     prefix.push(0xFF);
-    let rows = l.store().index_scan(Ns::CaseEntries, &prefix).map_err(|e| Failure::from(LedgerError::from(e)))?;
+    let rows = l.store().index_scan(Ns::CaseEntries, &prefix).map_err(LedgerError::from)?;
+    let size = l.head()?.size;
     Ok(rows
         .into_iter()
         .filter_map(|(k, _)| k.len().checked_sub(8).map(|i| u64::from_be_bytes(k[i..].try_into().expect("8"))))
+        .filter(|seq| *seq < size)
         .collect())
 }
 
-fn decoded(l: &Ledger, seq: u64) -> Result<(Entry, Statement), Failure> {
-    let bytes = l.entry(seq)?.ok_or_else(|| Failure {
-        exit: 3,
-        code: "storage_error",
-        message: format!("entry {seq} missing"),
-    })?;
-    let corrupt = |e: String| Failure { exit: 3, code: "storage_error", message: format!("entry {seq}: {e}") };
+fn decoded(l: &Ledger, seq: u64) -> Result<(Entry, Statement), ReadError> {
+    let bytes = l.entry(seq)?.ok_or_else(|| ReadError::storage(format!("entry {seq} missing")))?;
+    let corrupt = |e: String| ReadError::storage(format!("entry {seq}: {e}"));
     let entry = Entry::from_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
     let st = Statement::from_bytes(&entry.statement).map_err(|e| corrupt(e.to_string()))?;
     Ok((entry, st))
@@ -145,45 +185,57 @@ fn evidence_id_of(body: &Body) -> Option<&str> {
     }
 }
 
-fn timeline(l: &Ledger, seqs: &[u64], only: Option<&str>, json: bool, zone: Zone) -> Result<Vec<Value>, Failure> {
+/// The entries at `seqs` (only those about item `only`, if given): in JSON,
+/// or printed for a person when `zone` is given (then the list is empty).
+fn timeline(l: &Ledger, seqs: &[u64], only: Option<&str>, zone: Option<Zone>) -> Result<Vec<Value>, ReadError> {
     let mut out = Vec::new();
     for &seq in seqs {
         let (entry, st) = decoded(l, seq)?;
         if only.is_some_and(|id| evidence_id_of(&st.body) != Some(id)) {
             continue;
         }
-        if json {
-            out.push(json!({"seq": seq, "recorded_at_ms": entry.recorded_at_ms, "statement": statement_json(&st)}));
-        } else {
-            println!(
+        match zone {
+            None => {
+                out.push(json!({"seq": seq, "recorded_at_ms": entry.recorded_at_ms, "statement": statement_json(&st)}))
+            }
+            Some(zone) => println!(
                 "  {}  #{seq}  {}  — {}",
                 zone.show(entry.recorded_at_ms),
                 summary(&st.body),
                 person(l, &st.author)
-            );
+            ),
         }
     }
     Ok(out)
 }
 
+fn case_record(l: &Ledger, case_id: &str) -> Result<state::CaseRecord, ReadError> {
+    let case = state::case_record(&StoreIndex(l.store()), case_id).map_err(backend)?;
+    case.filter(|c| c.opened_seq < l.head().map_or(0, |h| h.size))
+        .ok_or_else(|| ReadError::not_found("unknown_case", format!("case {case_id:?} has not been opened")))
+}
+
+/// A case's timeline: `{"case_id","title","opened_seq","closed_seq",
+/// "entries":[{"seq","recorded_at_ms","statement"}]}` (`case show --json`,
+/// `GET /v1/cases/{id}`).
+pub fn case_json(l: &Ledger, case_id: &str) -> Result<Value, ReadError> {
+    let case = case_record(l, case_id)?;
+    let entries = timeline(l, &case_seqs(l, case_id)?, None, None)?;
+    Ok(
+        json!({"case_id": case_id, "title": case.title, "opened_seq": case.opened_seq, "closed_seq": case.closed_seq, "entries": entries}),
+    )
+}
+
 pub fn show_case(l: &Ledger, case_id: &str, json: bool, zone: Zone) -> Result<(), Failure> {
-    let case = state::case_record(&StoreIndex(l.store()), case_id).map_err(backend)?.ok_or_else(|| Failure {
-        exit: 2,
-        code: "unknown_case",
-        message: format!("case {case_id:?} has not been opened"),
-    })?;
-    let seqs = case_seqs(l, case_id)?;
-    if !json {
-        let state = if case.closed_seq.is_some() { "closed" } else { "open" };
-        println!("case {case_id}: {} ({state}, {} entries)", case.title, seqs.len());
-    }
-    let entries = timeline(l, &seqs, None, json, zone)?;
     if json {
-        println!(
-            "{}",
-            json!({"case_id": case_id, "title": case.title, "opened_seq": case.opened_seq, "closed_seq": case.closed_seq, "entries": entries})
-        );
+        println!("{}", case_json(l, case_id)?);
+        return Ok(());
     }
+    let case = case_record(l, case_id)?;
+    let seqs = case_seqs(l, case_id)?;
+    let state = if case.closed_seq.is_some() { "closed" } else { "open" };
+    println!("case {case_id}: {} ({state}, {} entries)", case.title, seqs.len());
+    timeline(l, &seqs, None, Some(zone))?;
     Ok(())
 }
 
@@ -201,27 +253,48 @@ fn record_json(r: &EvidenceRecord) -> Value {
     })
 }
 
-pub fn show_item(l: &Ledger, id: &str, json: bool, zone: Zone) -> Result<(), Failure> {
+fn item_seqs(l: &Ledger, r: &EvidenceRecord) -> Result<Vec<u64>, ReadError> {
+    Ok(case_seqs(l, &r.case_id)?.into_iter().filter(|s| *s >= r.registered_seq).collect())
+}
+
+/// An item: its record and custody chain (`evidence show --json`,
+/// `GET /v1/evidence/{id}`).
+pub fn item_json(l: &Ledger, id: &str) -> Result<Value, ReadError> {
     let r = item(l, id)?;
-    let seqs: Vec<u64> = case_seqs(l, &r.case_id)?.into_iter().filter(|s| *s >= r.registered_seq).collect();
-    if !json {
-        println!("evidence {} (case {})", r.evidence_id, r.case_id);
-        for d in &r.digests {
-            println!("  digest {d}");
-        }
-        println!("  collectors: {}", r.collectors.join(", "));
-        println!("  held by {}", person(l, &r.holder));
-        if let Some((_, to)) = r.pending_transfer {
-            println!("  handover to {} not yet received", person(l, &to));
-        }
-        println!("  custody chain:");
+    let chain = timeline(l, &item_seqs(l, &r)?, Some(id), None)?;
+    let mut v = record_json(&r);
+    v["chain"] = json!(chain);
+    Ok(v)
+}
+
+/// The id of the item registered with this digest, if any (durable).
+pub fn evidence_by_digest(l: &Ledger, d: &pil_ledger_core::digest::Digest) -> Result<Option<String>, ReadError> {
+    let Some(id) = state::evidence_by_digest(&StoreIndex(l.store()), d).map_err(backend)? else { return Ok(None) };
+    match item(l, &id) {
+        Ok(_) => Ok(Some(id)),
+        Err(e) if e.code == "unknown_evidence" => Ok(None),
+        Err(e) => Err(e),
     }
-    let chain = timeline(l, &seqs, Some(id), json, zone)?;
+}
+
+pub fn show_item(l: &Ledger, id: &str, json: bool, zone: Zone) -> Result<(), Failure> {
     if json {
-        let mut v = record_json(&r);
-        v["chain"] = json!(chain);
-        println!("{v}");
+        println!("{}", item_json(l, id)?);
+        return Ok(());
     }
+    let r = item(l, id)?;
+    let seqs = item_seqs(l, &r)?;
+    println!("evidence {} (case {})", r.evidence_id, r.case_id);
+    for d in &r.digests {
+        println!("  digest {d}");
+    }
+    println!("  collectors: {}", r.collectors.join(", "));
+    println!("  held by {}", person(l, &r.holder));
+    if let Some((_, to)) = r.pending_transfer {
+        println!("  handover to {} not yet received", person(l, &to));
+    }
+    println!("  custody chain:");
+    timeline(l, &seqs, Some(id), Some(zone))?;
     Ok(())
 }
 
@@ -242,12 +315,11 @@ pub fn list_items(l: &Ledger, case_id: &str, json: bool) -> Result<(), Failure> 
 }
 
 /// Find the item by any of the file's digests and decide the file.
-pub fn file_verdict(l: &Ledger, fd: &FileDigests) -> Result<(FileVerdict, Value), Failure> {
+pub fn file_verdict(l: &Ledger, fd: &FileDigests) -> Result<(FileVerdict, Value), ReadError> {
     let digests = fd.digests();
-    let view = StoreIndex(l.store());
     let mut found = None;
     for d in &digests {
-        if let Some(id) = state::evidence_by_digest(&view, d).map_err(backend)? {
+        if let Some(id) = evidence_by_digest(l, d)? {
             found = Some(id);
             break;
         }
@@ -279,13 +351,19 @@ pub fn file_verdict(l: &Ledger, fd: &FileDigests) -> Result<(FileVerdict, Value)
     Ok((verdict, extra))
 }
 
+/// The verdict with what it was decided on: `verify-file --json`,
+/// `POST /v1/verify/file`.
+pub fn file_verdict_json(v: &FileVerdict, extra: &Value) -> Value {
+    let mut out = serde_json::to_value(v).expect("verdict serialises");
+    if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    out
+}
+
 pub fn print_file_verdict(json: bool, v: &FileVerdict, extra: &Value, _zone: Zone) {
     if json {
-        let mut out = serde_json::to_value(v).expect("verdict serialises");
-        if let (Some(o), Some(e)) = (out.as_object_mut(), extra.as_object()) {
-            o.extend(e.clone());
-        }
-        println!("{out}");
+        println!("{}", file_verdict_json(v, extra));
         return;
     }
     match (&v.evidence_id, v.seq) {

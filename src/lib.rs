@@ -11,6 +11,7 @@ pub mod evidence_add;
 pub mod evidence_cli;
 pub mod evidence_read;
 pub mod ledger;
+pub mod server;
 pub mod fund_cli;
 pub mod fund_report;
 pub mod store;

@@ -1,0 +1,190 @@
+//! Write and verify handlers: `POST /v1/statements/prepare` (canonical bytes
+//! for a thin client, which signs them itself: the server never holds a
+//! person's key), `POST /v1/statements` (signed statements to the one
+//! writer), `POST /v1/verify/file` (a file streamed into the hashers).
+
+use std::io::Read;
+
+use axum::body::{Body as HttpBody, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::BodyExt;
+use pil_ledger_core::state::Refusal;
+use pil_ledger_core::wire::{Body, Statement, FORMAT_V1, MAX_STATEMENT_BYTES};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::errors::{ApiError, BODY_TOO_LARGE, INVALID_JSON, REQUEST_TIMEOUT};
+use super::AppState;
+use crate::error::{ErrorClass, LedgerError};
+use crate::evidence_read;
+
+/// A JSON request body of the expected shape. The body limit is axum's
+/// `DefaultBodyLimit` (set from `PIL_HTTP_MAX_BODY`); any content type is
+/// accepted, so `curl -d` works without a header.
+fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorClass::TooLarge, BODY_TOO_LARGE, "the request body is over the limit")
+        } else {
+            ApiError::invalid(format!("request body: {}", e.body_text()))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::new(ErrorClass::Invalid, INVALID_JSON, e.to_string()))
+}
+
+fn hex_field<const N: usize>(name: &str, s: &str) -> Result<[u8; N], ApiError> {
+    let v = hex::decode(s).map_err(|e| ApiError::invalid(format!("{name}: not hex ({e})")))?;
+    v.try_into().map_err(|v: Vec<u8>| ApiError::invalid(format!("{name}: {} bytes, expected {N}", v.len())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareRequest {
+    /// The author's public key, hex.
+    author: String,
+    /// 16 bytes, hex; random when absent.
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    case_id: String,
+    /// The body, in the JSON shape `GET /v1/entries/{seq}` shows.
+    body: Body,
+}
+
+/// `POST /v1/statements/prepare`: `{"statement","digest"}` (hex), plus the
+/// `claimed_at_ms` (the server's clock now) and `nonce` that went into it.
+pub async fn prepare(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+    let req: PrepareRequest = json_body(body)?;
+    let author = pil_ledger_core::keys::parse_public_hex(&req.author)
+        .map_err(|e| LedgerError::from(Refusal::InvalidKey(format!("author: {e}"))))?;
+    let nonce = match &req.nonce {
+        Some(n) => hex_field::<16>("nonce", n)?,
+        None => {
+            let mut n = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut n);
+            n
+        }
+    };
+    let statement = Statement {
+        format: FORMAT_V1,
+        origin: st.0.ledger.origin().to_string(),
+        author,
+        claimed_at_ms: crate::ledger::now_ms(),
+        nonce,
+        case_id: req.case_id,
+        body: req.body,
+    };
+    let bytes = statement.to_bytes();
+    if bytes.len() > MAX_STATEMENT_BYTES {
+        return Err(LedgerError::from(Refusal::NotCanonical(format!(
+            "the statement is {} bytes, over the limit of {MAX_STATEMENT_BYTES}",
+            bytes.len()
+        )))
+        .into());
+    }
+    Ok(Json(json!({
+        "statement": hex::encode(&bytes),
+        "digest": hex::encode(pil_ledger_core::hash::statement_digest(&bytes)),
+        "claimed_at_ms": statement.claimed_at_ms,
+        "nonce": hex::encode(nonce),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    statement: String,
+    signature: String,
+}
+
+/// `POST /v1/statements`: 201 with the ack; 200 with the original ack when
+/// the same statement was already in the log. The signature is checked on
+/// the blocking pool (`WriterHandle::append`); the answer comes when the
+/// entry is durable, with its inclusion proof.
+pub async fn submit(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let req: SubmitRequest = json_body(body)?;
+    let statement = hex::decode(&req.statement).map_err(|e| ApiError::invalid(format!("statement: not hex ({e})")))?;
+    let signature = hex_field::<64>("signature", &req.signature)?;
+    let ack = st.0.ledger.writer()?.append(statement, signature).await?;
+    let status = if ack.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(ack.to_json())).into_response())
+}
+
+/// The blocking side of a streamed body: chunks arrive over a bounded
+/// channel (so the reader never runs more than a few chunks ahead).
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+/// `POST /v1/verify/file`: the raw bytes of a file, streamed (any size; no
+/// body limit, but each chunk must arrive within the idle timeout) into
+/// `hash_reader`; then the verdict JSON of `verify-file --json`.
+pub async fn verify_file(State(st): State<AppState>, body: HttpBody) -> Result<Json<Value>, ApiError> {
+    let idle = st.0.limits.body_idle;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    let hashing = tokio::task::spawn_blocking(move || {
+        pil_ledger_core::digest::hash_reader(ChannelReader { rx, cur: Bytes::new() }, &|_| {})
+    });
+    let mut body = body;
+    let mut failure = None;
+    loop {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => {
+                failure = Some(ApiError::transport(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                    format!("no part of the file arrived for {} ms", idle.as_millis()),
+                ));
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                failure = Some(ApiError::invalid(format!("reading the request body: {e}")));
+                break;
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if tx.send(Ok(data)).await.is_err() {
+                        break; // the hasher stopped: its error is reported below
+                    }
+                }
+            }
+        }
+    }
+    if failure.is_some() {
+        let _ = tx.send(Err(std::io::Error::other("upload aborted"))).await;
+    }
+    drop(tx);
+    let digests = hashing.await.map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    let fd = digests.map_err(|e| ApiError::internal(format!("hashing: {e}")))?;
+    super::routes::blocking(&st, move |l| {
+        let (verdict, extra) = evidence_read::file_verdict(l, &fd)?;
+        Ok(Json(evidence_read::file_verdict_json(&verdict, &extra)))
+    })
+    .await
+}
