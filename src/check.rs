@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use pil_ledger_core::bundle::RegistryNote;
 use pil_ledger_core::note::NoteVerifier;
 use pil_ledger_core::state::{self, Ns};
 use pil_ledger_core::verify::{self, LedgerVerdict, LedgerVerifier, Reason};
@@ -184,12 +185,13 @@ pub fn verify_store(
     }
     progress(v.entries(), total.max(v.entries()));
 
-    // Phase 2: indexes (I), Merkle nodes (N), the format (V), unknown
-    // prefixes; compared with the complete rebuild.
+    // Phase 2: indexes (I), Merkle nodes (N), registry notes (R), the
+    // format (V), unknown prefixes; compared with the complete rebuild.
     let tree = v.tree();
     let rebuilt = v.index();
     let mut nodes = NodeCheck { size: tree.size(), seen: [0; 64], bad_leaves: Vec::new() };
     let mut index_matched = 0usize;
+    let mut registry_notes: Vec<(u64, Vec<u8>)> = Vec::new();
     let index_note = |found: &mut Found, ns: u8, key: &[u8], value: Option<&Vec<u8>>, how: &str| {
         let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
         found.error(
@@ -237,6 +239,7 @@ pub fn verify_store(
                     _ => nodes.mismatch(&mut found, level, index, "is not derivable from the entries"),
                 }
             }
+            Some(b'R') if k.len() == 9 => registry_notes.push((be_u64(&k[1..]), val)),
             Some(b'V') if k.len() == 1 => {
                 if val != STORAGE_FORMAT.to_le_bytes() {
                     found.error(
@@ -246,7 +249,7 @@ pub fn verify_store(
                     );
                 }
             }
-            Some(p @ (b'N' | b'V')) => found.error(
+            Some(p @ (b'N' | b'R' | b'V')) => found.error(
                 "store_key_malformed",
                 None,
                 format!("store key {} has prefix '{}' but not the shape of its records", show_key(&k), *p as char),
@@ -294,6 +297,11 @@ pub fn verify_store(
     if let Some(h) = &head {
         cps.push((h.checkpoint.clone().into_bytes(), true));
     }
+    if let Some(vk) = trusted.cloned().or_else(|| v.genesis_verifier()) {
+        for (size, note) in &registry_notes {
+            check_registry_note(&mut found, &v, &vk, *size, note);
+        }
+    }
     let mut verdict = v.finish(&cps, trusted);
     let any = !found.reasons.is_empty();
     verdict.reasons.extend(found.reasons);
@@ -309,4 +317,34 @@ pub fn verify_store(
     }
     verdict.verdict = verify::VerdictKind::from_reasons(&verdict.reasons);
     Ok(verdict)
+}
+
+/// A stored registry note (`bundle.md` §2) must be the log key's, stored
+/// under its own size, for the rebuilt tree there, and carry the registry
+/// chain rebuilt from the entries below that size. A checkpoint without a
+/// registry note (written before registry notes existed) is not flagged.
+fn check_registry_note(found: &mut Found, v: &LedgerVerifier, vk: &NoteVerifier, size: u64, note: &[u8]) {
+    let n = match RegistryNote::open(note, vk) {
+        Ok(n) => n,
+        Err(e) => {
+            return found.error("registry_note_invalid", None, format!("registry note stored at size {size}: {e}"))
+        }
+    };
+    let tree = v.tree();
+    let want = v.registry_at(size);
+    let why = if n.size != size {
+        format!("stored at size {size} is for size {}", n.size)
+    } else if size > tree.size() {
+        format!("of size {size} is beyond the {} entries", tree.size())
+    } else if tree.root_at(size).ok() != Some(n.root) {
+        format!("of size {size} names another root than the entries give")
+    } else if want != n.chain {
+        format!(
+            "of size {size} commits to {} registry entries and a registry root, the log gives {} and another root",
+            n.chain.count, want.count
+        )
+    } else {
+        return;
+    };
+    found.error("registry_note_mismatch", None, format!("the registry note {why}"));
 }

@@ -215,6 +215,11 @@ pub enum Cmd {
     },
     /// Is this file the evidence the ledger says it is? Exit 1 if invalid.
     VerifyFile { path: PathBuf },
+    /// Court bundles (DESIGN §3.8): export from this ledger; verify offline.
+    Bundle {
+        #[command(subcommand)]
+        what: crate::bundle_cli::BundleCmd,
+    },
     /// Serve the HTTP API (src/server/, schema/openapi.json) until SIGTERM.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -574,6 +579,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Hold { item, reason } => evidence_cli::run_hold(&data, json, item, reason, false),
         Cmd::Release { item, reason } => evidence_cli::run_hold(&data, json, item, reason, true),
         Cmd::VerifyFile { path } => evidence_cli::verify_file(&data, json, &path),
+        Cmd::Bundle { what } => crate::bundle_cli::run(&data, json, what),
         Cmd::Serve { listen, public_read } => crate::server::run_serve(&data, json, &listen, public_read),
         Cmd::Token { what } => crate::server::auth::run_token(&data, json, what),
         Cmd::Fund { what } => crate::fund_cli::run(&data, json, *what),

@@ -10,6 +10,7 @@
 //! | `E` | seq (u64 BE) | canonical entry bytes |
 //! | `N` | level (u8) ‖ index (u64 BE) | 32-byte complete-subtree hash |
 //! | `C` | tree size (u64 BE) | checkpoint note (UTF-8) |
+//! | `R` | tree size (u64 BE) | registry note beside that checkpoint (UTF-8; `bundle.md` §2) |
 //! | `I` | namespace (u8) ‖ key | index value (derived, rebuildable) |
 //! | `H` | — | [`Head`] |
 //! | `G` | — | [`LedgerConfig`] (origin, log key) |
@@ -102,6 +103,8 @@ pub struct Commit {
     pub nodes: Vec<(u8, u64, Hash32)>,
     pub index: Vec<IndexWrite>,
     pub checkpoint: Option<(u64, String)>,
+    /// The registry note signed with the checkpoint, under the same size.
+    pub registry: Option<(u64, String)>,
     pub head: Option<Head>,
     pub config: Option<LedgerConfig>,
 }
@@ -133,6 +136,13 @@ pub trait Store: Send + Sync {
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError>;
     /// Every stored checkpoint, ascending by size.
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError>;
+    /// The registry note signed with the checkpoint of `size`, if any. An
+    /// engine that keeps none answers `None`; the writer then recomputes the
+    /// registry chain from the log.
+    fn registry_note(&self, size: u64) -> Result<Option<String>, StoreError> {
+        let _ = size;
+        Ok(None)
+    }
     fn index_get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every index record, ascending: `(namespace, key, value)`.
     fn index_all(&self) -> Result<Vec<IndexRecord>, StoreError>;
@@ -176,6 +186,12 @@ fn node_key(level: u8, index: u64) -> [u8; 10] {
 
 fn checkpoint_key(size: u64) -> [u8; 9] {
     let mut k = [b'C'; 9];
+    k[1..].copy_from_slice(&size.to_be_bytes());
+    k
+}
+
+fn registry_key(size: u64) -> [u8; 9] {
+    let mut k = [b'R'; 9];
     k[1..].copy_from_slice(&size.to_be_bytes());
     k
 }
@@ -537,6 +553,11 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn registry_note(&self, size: u64) -> Result<Option<String>, StoreError> {
+        let Some(v) = self.db.get(registry_key(size))? else { return Ok(None) };
+        Ok(Some(String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("registry note not UTF-8".into()))?))
+    }
+
     fn index_get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get(index_key(ns, key))?.map(|v| v.to_vec()))
     }
@@ -579,6 +600,9 @@ impl Store for SledStore {
         }
         if let Some((size, note)) = c.checkpoint {
             b.insert(&checkpoint_key(size), note.as_bytes());
+        }
+        if let Some((size, note)) = c.registry {
+            b.insert(&registry_key(size), note.as_bytes());
         }
         if let Some(h) = c.head {
             b.insert(HEAD_KEY, wire::encode(&h));

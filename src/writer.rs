@@ -8,7 +8,8 @@
 //! `state::apply` the domain rules against the store plus this group's
 //! overlay, add Merkle nodes; then signs the checkpoint, applies one atomic
 //! store batch (entries, nodes, indexes, checkpoint, head) and computes every
-//! proof. The syncer thread makes applied groups durable and only then
+//! proof, with the registry note beside the checkpoint (`schema/bundle.md`
+//! §2). The syncer thread makes applied groups durable and only then
 //! answers every caller with `{seq, hash, checkpoint, proof}`: the proof
 //! comes with the acknowledgement, with no integration delay.
 
@@ -17,10 +18,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
+use pil_ledger_core::bundle::{is_registry, RegistryChain, RegistryNote};
 use pil_ledger_core::hash;
 use pil_ledger_core::keys::{self, SigItem};
 use pil_ledger_core::merkle::{self, Blake3Tree, NodeSource, ProofError};
-use pil_ledger_core::note::Checkpoint;
+use pil_ledger_core::note::{Checkpoint, NoteVerifier};
 use pil_ledger_core::state::{self, Candidate, Overlay, Refusal};
 use pil_ledger_core::wire::{Entry, Hash32, Statement, FORMAT_V1};
 use tokio::sync::{mpsc, oneshot};
@@ -219,6 +221,9 @@ struct WriterState {
     to_syncer: std::sync::mpsc::SyncSender<Applied>,
     /// [`max_clock_jump_days`], read once at start.
     max_jump_days: u64,
+    /// The registry chain at `head` (`schema/bundle.md` §1); `None` until
+    /// the first group reads it ([`WriterState::registry_at_head`]).
+    registry: Option<RegistryChain>,
 }
 
 /// A group applied to the store, waiting to be made durable and answered.
@@ -233,12 +238,7 @@ struct Applied {
 /// caller hears about a group before it is durable.
 ///
 /// It runs over any [`Store`]; tests give it one that fails on purpose.
-pub fn spawn_writer(
-    store: Arc<dyn Store>,
-    config: LedgerConfig,
-    log_key: SigningKey,
-    head: Option<Head>,
-) -> Writer {
+pub fn spawn_writer(store: Arc<dyn Store>, config: LedgerConfig, log_key: SigningKey, head: Option<Head>) -> Writer {
     let (tx, mut rx) = mpsc::channel::<Job>(QUEUE_BOUND);
     let (to_syncer, from_writer) = std::sync::mpsc::sync_channel::<Applied>(64);
     let failed = Arc::new(std::sync::Mutex::new(None::<String>));
@@ -251,6 +251,7 @@ pub fn spawn_writer(
         failed: failed.clone(),
         to_syncer,
         max_jump_days: max_clock_jump_days(),
+        registry: None,
     };
     let writer = std::thread::Builder::new()
         .name("pil-writer".into())
@@ -341,6 +342,13 @@ impl WriterState {
             return;
         }
         let t0 = std::time::Instant::now();
+        let mut registry = match self.registry {
+            Some(r) => r,
+            None => match self.registry_at_head() {
+                Ok(r) => r,
+                Err(e) => return self.stop(group, format!("cannot read the registry chain: {e}")),
+            },
+        };
         // 1-2. decoding and signatures were checked by the submitters
         // 3. rules, in arrival order, against store + overlay
         let store: &dyn Store = self.store.as_ref();
@@ -367,6 +375,9 @@ impl WriterState {
             match fate {
                 Ok((out, entry_bytes, h, node_writes)) => {
                     overlay.put_all(out.writes);
+                    if is_registry(&st.body) {
+                        registry.push(&h);
+                    }
                     for (l, i, nh) in &node_writes {
                         nodes.nodes.borrow_mut().insert((*l, *i), *nh);
                     }
@@ -397,6 +408,9 @@ impl WriterState {
                 let head = Head { size, root, last_hash: prev, last_recorded_ms: last_ms, checkpoint: note.clone() };
                 commit.index = overlay.into_writes();
                 commit.checkpoint = Some((size, note));
+                let reg = RegistryNote { origin: self.config.origin.clone(), size, root, chain: registry };
+                let reg = reg.sign(&self.log_key).map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
+                commit.registry = Some((size, reg));
                 commit.head = Some(head.clone());
                 if first_seq == 0 {
                     commit.config = Some(self.config.clone());
@@ -408,6 +422,7 @@ impl WriterState {
                 Ok(head) => {
                     checkpoint = head.checkpoint.clone();
                     self.head = Some(head);
+                    self.registry = Some(registry);
                 }
                 Err(e) => {
                     // Nothing in this group is acknowledged; stop taking
@@ -464,6 +479,33 @@ impl WriterState {
         );
     }
 
+    /// Refuse the whole group and stop taking writes.
+    fn stop(&self, group: Vec<Job>, why: String) {
+        tracing::error!("{why}");
+        *self.failed.lock().expect("poisoned") = Some(why.clone());
+        for j in group {
+            let _ = j.reply.send(Err(LedgerError::WriterStopped(why.clone())));
+        }
+    }
+
+    /// The registry chain at the head: from the registry note stored at the
+    /// head's size (one read, one signature check), else, for a ledger
+    /// written before registry notes (or a note that does not verify for
+    /// the head), recomputed once by reading the whole log.
+    fn registry_at_head(&self) -> Result<RegistryChain, LedgerError> {
+        let Some(head) = &self.head else { return Ok(RegistryChain::default()) };
+        let vkey = NoteVerifier::new(&self.config.origin, self.log_key.verifying_key())
+            .map_err(|e| LedgerError::SelfCheck(e.to_string()))?;
+        if let Some(note) = self.store.registry_note(head.size)? {
+            match RegistryNote::open(note.as_bytes(), &vkey) {
+                Ok(n) if n.size == head.size && n.root == head.root => return Ok(n.chain),
+                _ => tracing::warn!("the registry note at size {} does not verify for the head", head.size),
+            }
+        }
+        tracing::info!("computing the registry chain from the log ({} entries)", head.size);
+        Ok(RegistryChain::over(scan_registry(self.store.as_ref(), head.size)?.iter().map(|(_, _, h)| h)))
+    }
+
     /// Decide one statement. Ok: the outcome, entry bytes, hash and Merkle
     /// node writes. Err(Ok(seq)): an idempotent resubmission of `seq`.
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -515,4 +557,20 @@ impl WriterState {
         *last_ms = recorded;
         Ok((out, bytes, h, node_writes))
     }
+}
+
+/// Every key-registry entry below `size` (`schema/bundle.md` §1), by reading
+/// the whole log: `(seq, entry bytes, entry hash)`. An entry that does not
+/// decode is no registry entry (as for the verifier's chain).
+pub fn scan_registry(store: &dyn Store, size: u64) -> Result<Vec<(u64, Vec<u8>, Hash32)>, LedgerError> {
+    let mut out = Vec::new();
+    for r in store.entries(0, size) {
+        let (seq, bytes) = r?;
+        let Ok(entry) = Entry::from_bytes(&bytes) else { continue };
+        if Statement::from_bytes(&entry.statement).is_ok_and(|st| is_registry(&st.body)) {
+            let h = hash::entry_hash(&bytes);
+            out.push((seq, bytes, h));
+        }
+    }
+    Ok(out)
 }

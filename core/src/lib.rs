@@ -16,10 +16,12 @@
 //! - [`fund_audit`]: the auditor's fund invariants over the derived records.
 //! - [`file_check`]: the `verify-file` verdict.
 //! - [`verify`]: verdicts, reasons, the whole-ledger verifier.
+//! - [`bundle`]: court bundles (`pil-ledger-bundle/v1`), the registry commitment, the offline verifier.
 //! - [`json`]: JSON views of entries and statements.
 //! - [`fuzzing`]: fuzz target bodies, also run as tests over `fuzz/corpus`.
 
 pub mod authority;
+pub mod bundle;
 pub mod clock;
 pub mod digest;
 pub mod file_check;

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::bundle::{self, RegistryChain};
 use crate::clock;
 use crate::hash;
 use crate::keys::{self, SigItem};
@@ -112,6 +113,8 @@ pub struct LedgerVerifier {
     more_reasons: u64,
     first_bad: Option<u64>,
     by_author: HashMap<PublicKey, Vec<(u64, u64)>>,
+    /// The registry chain after each key-registry entry: `(seq, chain)`.
+    registry: Vec<(u64, RegistryChain)>,
 }
 
 impl Default for LedgerVerifier {
@@ -138,6 +141,7 @@ impl LedgerVerifier {
             more_reasons: 0,
             first_bad: None,
             by_author: HashMap::new(),
+            registry: Vec::new(),
         }
     }
 
@@ -233,6 +237,11 @@ impl LedgerVerifier {
         if self.sigs.len() >= SIG_BATCH {
             self.flush_sigs();
         }
+        if bundle::is_registry(&st.body) {
+            let mut chain = self.registry.last().map(|(_, c)| *c).unwrap_or_default();
+            chain.push(&hash);
+            self.registry.push((pos, chain));
+        }
         if let Body::Genesis { origin, log_key, .. } = &st.body {
             if pos == 0 {
                 self.origin = Some(origin.clone());
@@ -279,6 +288,13 @@ impl LedgerVerifier {
     pub fn genesis_verifier(&self) -> Option<NoteVerifier> {
         let (o, k) = (self.origin.as_ref()?, self.log_key.as_ref()?);
         NoteVerifier::new(o, keys::parse_public(k).ok()?).ok()
+    }
+
+    /// The registry chain over the key-registry entries below `size`
+    /// (`schema/bundle.md` §1), for comparison with stored registry notes.
+    pub fn registry_at(&self, size: u64) -> RegistryChain {
+        let n = self.registry.partition_point(|(seq, _)| *seq < size);
+        n.checked_sub(1).map(|i| self.registry[i].1).unwrap_or_default()
     }
 
     /// Rebuilt state, for comparison with stored indexes and nodes.
