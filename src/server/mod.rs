@@ -32,7 +32,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -59,7 +58,8 @@ pub enum Access {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyKind {
     None,
-    /// JSON, up to `PIL_HTTP_MAX_BODY`, within `PIL_HTTP_TIMEOUT_MS`.
+    /// JSON, up to `PIL_HTTP_MAX_BODY` (read by `submit::json_body`),
+    /// within `PIL_HTTP_TIMEOUT_MS`.
     Json,
     /// Raw bytes of any length, streamed; no whole-request timeout, only
     /// `PIL_HTTP_BODY_IDLE_MS` between chunks.
@@ -249,7 +249,6 @@ pub fn router(state: AppState) -> Router {
     }
     app.fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .layer(DefaultBodyLimit::max(limits.max_json_body))
         .layer(axum::middleware::map_response(errors::json_error_bodies))
         .layer(
             ServiceBuilder::new()

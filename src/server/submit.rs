@@ -5,8 +5,7 @@
 
 use std::io::Read;
 
-use axum::body::{Body as HttpBody, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body as ReqBody, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -23,18 +22,47 @@ use super::AppState;
 use crate::error::{ErrorClass, LedgerError};
 use crate::evidence_read;
 
-/// A JSON request body of the expected shape. The body limit is axum's
-/// `DefaultBodyLimit` (set from `PIL_HTTP_MAX_BODY`); any content type is
-/// accepted, so `curl -d` works without a header.
-fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorClass::TooLarge, BODY_TOO_LARGE, "the request body is over the limit")
-        } else {
-            ApiError::invalid(format!("request body: {}", e.body_text()))
+/// How much of an over-limit body is still read (and dropped), as a
+/// multiple of the limit, before answering 413: a client that sent a body a
+/// little too large then reads the answer, instead of a connection reset
+/// (closing a socket with unread data resets it). A body announced larger
+/// than that is refused at once, unread.
+const DRAIN_FACTOR: usize = 4;
+
+/// A JSON request body of the expected shape, at most `PIL_HTTP_MAX_BODY`
+/// bytes (413 `body_too_large` beyond). Any content type is accepted, so
+/// `curl -d` works without a header.
+async fn json_body<T: DeserializeOwned>(st: &AppState, mut body: ReqBody) -> Result<T, ApiError> {
+    let limit = st.0.limits.max_json_body;
+    let cap = limit.saturating_mul(DRAIN_FACTOR);
+    let too_large = || {
+        ApiError::new(
+            ErrorClass::TooLarge,
+            BODY_TOO_LARGE,
+            format!("the request body is over the limit of {limit} bytes"),
+        )
+    };
+    if body.size_hint().lower() > cap as u64 {
+        return Err(too_large());
+    }
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::invalid(format!("reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen > cap {
+                break;
+            }
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            }
         }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::new(ErrorClass::Invalid, INVALID_JSON, e.to_string()))
+    }
+    if seen > limit {
+        return Err(too_large());
+    }
+    serde_json::from_slice(&buf).map_err(|e| ApiError::new(ErrorClass::Invalid, INVALID_JSON, e.to_string()))
 }
 
 fn hex_field<const N: usize>(name: &str, s: &str) -> Result<[u8; N], ApiError> {
@@ -58,8 +86,8 @@ pub struct PrepareRequest {
 
 /// `POST /v1/statements/prepare`: `{"statement","digest"}` (hex), plus the
 /// `claimed_at_ms` (the server's clock now) and `nonce` that went into it.
-pub async fn prepare(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
-    let req: PrepareRequest = json_body(body)?;
+pub async fn prepare(State(st): State<AppState>, body: ReqBody) -> Result<Json<Value>, ApiError> {
+    let req: PrepareRequest = json_body(&st, body).await?;
     let author = pil_ledger_core::keys::parse_public_hex(&req.author)
         .map_err(|e| LedgerError::from(Refusal::InvalidKey(format!("author: {e}"))))?;
     let nonce = match &req.nonce {
@@ -106,8 +134,8 @@ pub struct SubmitRequest {
 /// the same statement was already in the log. The signature is checked on
 /// the blocking pool (`WriterHandle::append`); the answer comes when the
 /// entry is durable, with its inclusion proof.
-pub async fn submit(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let req: SubmitRequest = json_body(body)?;
+pub async fn submit(State(st): State<AppState>, body: ReqBody) -> Result<Response, ApiError> {
+    let req: SubmitRequest = json_body(&st, body).await?;
     let statement = hex::decode(&req.statement).map_err(|e| ApiError::invalid(format!("statement: not hex ({e})")))?;
     let signature = hex_field::<64>("signature", &req.signature)?;
     let ack = st.0.ledger.writer()?.append(statement, signature).await?;
@@ -141,7 +169,7 @@ impl Read for ChannelReader {
 /// `POST /v1/verify/file`: the raw bytes of a file, streamed (any size; no
 /// body limit, but each chunk must arrive within the idle timeout) into
 /// `hash_reader`; then the verdict JSON of `verify-file --json`.
-pub async fn verify_file(State(st): State<AppState>, body: HttpBody) -> Result<Json<Value>, ApiError> {
+pub async fn verify_file(State(st): State<AppState>, body: ReqBody) -> Result<Json<Value>, ApiError> {
     let idle = st.0.limits.body_idle;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let hashing = tokio::task::spawn_blocking(move || {
