@@ -138,7 +138,8 @@ impl ErrorClass {
 fn refusal_class(r: &Refusal) -> ErrorClass {
     match r.code() {
         "storage_error" => ErrorClass::Internal,
-        "statement_not_canonical" | "invalid_key" | "missing_field" | "invalid_value" => ErrorClass::Invalid,
+        "statement_not_canonical" | "invalid_key" | "missing_field" | "invalid_value" | "invalid_name"
+        | "invalid_digest" => ErrorClass::Invalid,
         "signature_invalid"
         | "author_not_enrolled"
         | "author_revoked"
@@ -147,13 +148,29 @@ fn refusal_class(r: &Refusal) -> ErrorClass {
         | "author_pending_endorsement"
         | "author_is_log_key"
         | "role_not_allowed"
-        | "self_endorsement" => ErrorClass::Forbidden,
+        | "self_endorsement"
+        | "self_approval"
+        | "approver_repeated"
+        | "approver_cannot_pay"
+        | "not_the_holder"
+        | "not_the_receiver"
+        | "registrant_not_collector"
+        | "not_a_collector" => ErrorClass::Forbidden,
         "nonce_conflict"
         | "nonce_reused"
         | "key_already_enrolled"
         | "already_revoked"
         | "already_endorsed"
-        | "case_exists" => ErrorClass::Conflict,
+        | "case_exists"
+        | "evidence_exists"
+        | "digest_exists"
+        | "account_exists"
+        | "request_exists"
+        | "obligation_exists"
+        | "duplicate_bank_ref"
+        | "request_settled"
+        | "already_sealed"
+        | "already_on_hold" => ErrorClass::Conflict,
         _ => ErrorClass::Rejected,
     }
 }
