@@ -394,3 +394,39 @@ fn openapi_lists_every_route_and_every_path_is_routed() {
     assert!(page.body.contains("/v1/verify/file") && page.body.contains("电子证据核验"));
     assert!(!page.body.contains("http://") && !page.body.contains("https://"), "the page loads nothing from outside");
 }
+
+#[test]
+fn a_bundle_exported_over_http_verifies_over_http_and_one_changed_byte_does_not() {
+    let e = Env::new();
+    e.init();
+    let (pros, _) = e.enroll("Li Si", "prosecutor");
+    let p = common::s(&pros);
+    let case = "（2026）京04民初12号";
+    e.run(&["case", "open", "--key", p, "--case", case, "--title", "River discharge"]).ok();
+    let vkey = e.run(&["vkey"]).ok().stdout.trim().to_string();
+    let s = Server::start(&e, &["--public-read"], &[]);
+    let a = agent();
+    let bundle = post_json(&a, &s.url("/v1/bundles"), &json!({"case": [case]}));
+    assert_eq!(bundle.status, 200, "{}", bundle.body);
+    let bytes = bundle.body.as_bytes().to_vec();
+    // The same bundle verifies offline with the CLI.
+    let file = e.path("case.bundle.json");
+    std::fs::write(&file, &bytes).unwrap();
+    let offline = e.run(&["--json", "bundle", "verify", common::s(&file), "--vkey", &vkey]);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    let url = s.url(&format!("/v1/verify/bundle?vkey={}", vkey.replace('+', "%2B")));
+    let ok = call(&a, "POST", &url, None, Some(&bytes));
+    assert_eq!((ok.status, ok.json()["verdict"].as_str().unwrap()), (200, "valid"), "{}", ok.body);
+    // One changed byte in the checkpoint's root.
+    let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+    let cp = v["checkpoint"].as_str().unwrap().to_string();
+    let lines: Vec<&str> = cp.lines().collect();
+    let mut root = lines[2].to_string();
+    root.replace_range(0..1, if root.starts_with('A') { "B" } else { "A" });
+    v["checkpoint"] = json!(cp.replacen(lines[2], &root, 1));
+    let bad = call(&a, "POST", &url, None, Some(v.to_string().as_bytes()));
+    assert_eq!((bad.status, bad.json()["verdict"].as_str().unwrap()), (200, "invalid"), "{}", bad.body);
+    // Not a bundle at all.
+    let junk = call(&a, "POST", &url, None, Some(b"{\"format\":\"nope\"}"));
+    assert_eq!((junk.status, junk.code()), (400, "invalid_bundle".to_string()));
+}

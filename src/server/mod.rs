@@ -22,6 +22,7 @@
 //! queued before it stops. An ack is only ever sent for a durable entry.
 
 pub mod auth;
+pub mod bundles;
 pub mod errors;
 pub mod routes;
 pub mod submit;
@@ -171,9 +172,21 @@ pub static ROUTES: &[Route] = &[
         body: BodyKind::None,
         handler: || get(routes::evidence),
     },
-    // Court bundles (issue 9, bundle side) go here:
-    //   POST /v1/bundles        Access::Token,  BodyKind::Json
-    //   POST /v1/verify/bundle  Access::Public, BodyKind::Json (or Stream)
+    // Court bundles (schema/bundle.md): export (token), verify (public).
+    Route {
+        method: "POST",
+        path: "/v1/bundles",
+        access: Access::Token,
+        body: BodyKind::Json,
+        handler: || post(bundles::export),
+    },
+    Route {
+        method: "POST",
+        path: "/v1/verify/bundle",
+        access: Access::Public,
+        body: BodyKind::Stream,
+        handler: || post(bundles::verify),
+    },
     // Fund side: GET /v1/accounts/{id}/balance, Access::Token.
 ];
 
