@@ -5,12 +5,14 @@
 pub mod ack;
 pub mod bundle_cli;
 pub mod check;
+pub mod client;
 pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod evidence_add;
 pub mod evidence_cli;
 pub mod evidence_read;
+pub mod files;
 pub mod fund_cli;
 pub mod fund_report;
 pub mod ledger;
