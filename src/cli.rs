@@ -3,7 +3,7 @@
 //! internal error. Errors go to stderr as one line (JSON with `--json`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +15,7 @@ use pil_ledger_core::verify::{LedgerVerdict, VerdictKind};
 use pil_ledger_core::wire::{Body, Entry, Hash32};
 use serde_json::json;
 
+use crate::client::{Backend, Target};
 use crate::evidence_cli::{self, CaseCmd, CustodyCmd, EvidenceCmd, ItemArgs};
 use crate::ledger::{self, Ack, Ledger, LedgerError};
 use crate::store::Store;
@@ -32,6 +33,14 @@ pub struct Cli {
     /// Machine-readable output: one JSON object (one per line for lists).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Send the command to a running `pil-ledger serve` (http://HOST:PORT)
+    /// instead of opening --data: statements are still signed here with
+    /// --key; output and exit codes are the same as locally.
+    #[arg(long, global = true, env = "PIL_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Bearer token for the server's reads (`pil-ledger token add`).
+    #[arg(long, global = true, env = "PIL_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -336,21 +345,8 @@ fn hexes(v: &[Hash32]) -> Vec<String> {
     v.iter().map(hex::encode).collect()
 }
 
-fn open_rw(data: &Path) -> Result<Ledger, Failure> {
-    Ok(Ledger::open(data, true)?)
-}
-
-fn open_ro(data: &Path) -> Result<Ledger, Failure> {
-    Ok(Ledger::open(data, false)?)
-}
-
 fn pubkey_arg(s: &str) -> Result<[u8; 32], Failure> {
     keys::parse_public_hex(s).map_err(|e| refused("invalid_key", format!("--pubkey: {e}")))
-}
-
-fn entry_hash_at(l: &Ledger, seq: u64) -> Result<Hash32, Failure> {
-    let bytes = l.entry(seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {seq}")))?;
-    Ok(pil_ledger_core::hash::entry_hash(&bytes))
 }
 
 pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -367,6 +363,19 @@ pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 fn run(cli: Cli) -> Result<u8, Failure> {
     let data = cli.data.clone();
     let json = cli.json;
+    let t =
+        Target { data: data.clone(), server: cli.server.clone().filter(|s| !s.is_empty()), token: cli.token.clone() };
+    match &cli.cmd {
+        Cmd::Demo => t.local_only("demo")?,
+        Cmd::Init { .. } => t.local_only("init")?,
+        Cmd::Verify { .. } => t.local_only("verify")?,
+        Cmd::Reindex => t.local_only("reindex")?,
+        Cmd::Stress { .. } => t.local_only("stress")?,
+        Cmd::Serve { .. } => t.local_only("serve")?,
+        Cmd::Token { .. } => t.local_only("token")?,
+        Cmd::Bundle { what: crate::bundle_cli::BundleCmd::Export { .. } } => t.local_only("bundle export")?,
+        _ => {}
+    }
     match cli.cmd {
         Cmd::Init { origin, holder, unit } => {
             let l = Ledger::init(&data, &origin, &holder, &unit)?;
@@ -400,7 +409,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Enroll { key, pubkey, holder, unit, roles, valid_from, valid_until } => {
             let signer = ledger::read_key_file(&key)?;
             let pk = pubkey_arg(&pubkey)?;
-            let l = open_rw(&data)?;
+            let b = t.open(true)?;
             let body = Body::KeyEnrolled {
                 key: pk,
                 holder,
@@ -409,41 +418,40 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 valid_from_ms: valid_from.unwrap_or_else(ledger::now_ms),
                 valid_until_ms: valid_until,
             };
-            let ack = l.append_signed(&signer, "", body)?;
+            let ack = b.append(&signer, "", body)?;
             print_ack(json, &ack);
             Ok(0)
         }
         Cmd::Revoke { key, pubkey, reason, compromised_since } => {
             let signer = ledger::read_key_file(&key)?;
             let pk = pubkey_arg(&pubkey)?;
-            let l = open_rw(&data)?;
-            let ack = l.append_signed(
-                &signer,
-                "",
-                Body::KeyRevoked { key: pk, reason, compromised_since_ms: compromised_since },
-            )?;
+            let b = t.open(true)?;
+            let ack =
+                b.append(&signer, "", Body::KeyRevoked { key: pk, reason, compromised_since_ms: compromised_since })?;
             print_ack(json, &ack);
             Ok(0)
         }
         Cmd::Endorse { key, seq, capacity } => {
             let signer = ledger::read_key_file(&key)?;
-            let l = open_rw(&data)?;
-            let entry_hash = entry_hash_at(&l, seq)?;
-            let ack = l.append_signed(&signer, "", Body::Endorsed { entry_hash, capacity })?;
+            let b = t.open(true)?;
+            let entry_hash = b.entry_hash(seq)?;
+            let ack = b.append(&signer, "", Body::Endorsed { entry_hash, capacity })?;
             print_ack(json, &ack);
             Ok(0)
         }
         Cmd::Correct { key, seq, field, value, reason } => {
             let signer = ledger::read_key_file(&key)?;
-            let l = open_rw(&data)?;
-            let entry_hash = entry_hash_at(&l, seq)?;
-            let ack = l.append_signed(&signer, "", Body::Correction { entry_hash, field, value, reason })?;
+            let b = t.open(true)?;
+            let entry_hash = b.entry_hash(seq)?;
+            let ack = b.append(&signer, "", Body::Correction { entry_hash, field, value, reason })?;
             print_ack(json, &ack);
             Ok(0)
         }
         Cmd::Vkey => {
-            let l = open_ro(&data)?;
-            let v = l.vkey().to_vkey_string();
+            let v = match t.open(false)? {
+                Backend::Local(l) => l.vkey().to_vkey_string(),
+                Backend::Remote(c) => c.get_text("/v1/vkey")?.trim_end().to_string(),
+            };
             if json {
                 println!("{}", json!({"vkey": v}));
             } else {
@@ -452,17 +460,32 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Cmd::Checkpoint { size } => {
-            let l = open_ro(&data)?;
-            let note = match size {
-                None => l.head()?.checkpoint,
-                Some(n) => l
-                    .store()
-                    .checkpoint(n)
-                    .map_err(|e| Failure::from(LedgerError::from(e)))?
-                    .ok_or_else(|| refused("no_checkpoint", format!("no checkpoint was signed at size {n}")))?,
+            let (note, vkey) = match t.open(false)? {
+                Backend::Local(l) => {
+                    let note = match size {
+                        None => l.head()?.checkpoint,
+                        Some(n) => {
+                            l.store().checkpoint(n).map_err(|e| Failure::from(LedgerError::from(e)))?.ok_or_else(
+                                || refused("no_checkpoint", format!("no checkpoint was signed at size {n}")),
+                            )?
+                        }
+                    };
+                    (note, l.vkey().clone())
+                }
+                Backend::Remote(c) => {
+                    let path = size.map_or("/v1/checkpoint".to_string(), |n| format!("/v1/checkpoint?size={n}"));
+                    let note = c.get_text(&path)?;
+                    let v = c.get_text("/v1/vkey")?;
+                    let vkey = NoteVerifier::parse(v.trim_end()).map_err(|e| Failure {
+                        exit: 3,
+                        code: "io_error",
+                        message: format!("the server's verifier key: {e}"),
+                    })?;
+                    (note, vkey)
+                }
             };
             if json {
-                let cp = Checkpoint::open(note.as_bytes(), l.vkey()).map_err(|e| Failure {
+                let cp = Checkpoint::open(note.as_bytes(), &vkey).map_err(|e| Failure {
                     exit: 3,
                     code: "checkpoint_signature_invalid",
                     message: e.to_string(),
@@ -477,23 +500,54 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Cmd::Entries { from, to } => {
-            let l = open_ro(&data)?;
-            let size = l.head()?.size;
-            let from = from.unwrap_or(0);
-            let end = to.map_or(size, |t| t.saturating_add(1).min(size));
             let out = std::io::stdout();
             let mut out = std::io::BufWriter::new(out.lock());
-            for r in l.store().entries(from, end) {
-                let (seq, bytes) = r.map_err(|e| Failure::from(LedgerError::from(e)))?;
-                let h = pil_ledger_core::hash::entry_hash(&bytes);
-                writeln!(out, "{}", json!({"seq": seq, "hash": hex::encode(h), "entry": hex::encode(&bytes)}))?;
+            let mut line = |seq: u64, bytes: &[u8]| -> std::io::Result<()> {
+                let h = pil_ledger_core::hash::entry_hash(bytes);
+                writeln!(out, "{}", json!({"seq": seq, "hash": hex::encode(h), "entry": hex::encode(bytes)}))
+            };
+            match t.open(false)? {
+                Backend::Local(l) => {
+                    let size = l.head()?.size;
+                    let from = from.unwrap_or(0);
+                    let end = to.map_or(size, |t| t.saturating_add(1).min(size));
+                    for r in l.store().entries(from, end) {
+                        let (seq, bytes) = r.map_err(|e| Failure::from(LedgerError::from(e)))?;
+                        line(seq, &bytes)?;
+                    }
+                }
+                Backend::Remote(c) => {
+                    // Pages of at most 1000; X-Next-From says where the next starts.
+                    let mut next = Some(from.unwrap_or(0));
+                    while let Some(f) = next {
+                        let mut path = format!("/v1/entries?from={f}");
+                        if let Some(t) = to {
+                            path.push_str(&format!("&to={t}"));
+                        }
+                        let r = c.get(&path)?;
+                        next = r.header("x-next-from").and_then(|n| n.parse::<u64>().ok()).filter(|n| *n > f);
+                        let page: serde_json::Value = r.into_json()?;
+                        for e in page.as_array().into_iter().flatten() {
+                            let (Some(seq), Some(bytes)) =
+                                (e["seq"].as_u64(), e["entry"].as_str().and_then(|h| hex::decode(h).ok()))
+                            else {
+                                return Err(Failure {
+                                    exit: 3,
+                                    code: "io_error",
+                                    message: "the server's GET /v1/entries answer is not a list of entries".into(),
+                                });
+                            };
+                            line(seq, &bytes)?;
+                        }
+                    }
+                }
             }
             out.flush()?;
             Ok(0)
         }
         Cmd::Show { seq } => {
-            let l = open_ro(&data)?;
-            let bytes = l.entry(seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {seq}")))?;
+            let b = t.open(false)?;
+            let bytes = b.entry(seq)?;
             let e = Entry::from_bytes(&bytes).map_err(|e| Failure {
                 exit: 3,
                 code: "entry_not_canonical",
@@ -505,18 +559,30 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Cmd::Prove { what } => {
-            let l = open_ro(&data)?;
-            match what {
-                ProveCmd::Inclusion { seq, size } => {
-                    let (size, leaf, proof) = l.prove_inclusion(seq, size)?;
-                    println!(
-                        "{}",
-                        json!({"seq": seq, "size": size, "leaf": hex::encode(leaf), "proof": hexes(&proof)})
-                    );
-                }
-                ProveCmd::Consistency { old, size } => {
-                    let (size, proof) = l.prove_consistency(old, size)?;
-                    println!("{}", json!({"old": old, "size": size, "proof": hexes(&proof)}));
+            match t.open(false)? {
+                Backend::Local(l) => match what {
+                    ProveCmd::Inclusion { seq, size } => {
+                        let (size, leaf, proof) = l.prove_inclusion(seq, size)?;
+                        println!(
+                            "{}",
+                            json!({"seq": seq, "size": size, "leaf": hex::encode(leaf), "proof": hexes(&proof)})
+                        );
+                    }
+                    ProveCmd::Consistency { old, size } => {
+                        let (size, proof) = l.prove_consistency(old, size)?;
+                        println!("{}", json!({"old": old, "size": size, "proof": hexes(&proof)}));
+                    }
+                },
+                Backend::Remote(c) => {
+                    let size_q = |s: Option<u64>| s.map_or(String::new(), |n| format!("size={n}"));
+                    let path = match what {
+                        ProveCmd::Inclusion { seq, size } => format!("/v1/proofs/inclusion/{seq}?{}", size_q(size)),
+                        ProveCmd::Consistency { old, size } => {
+                            let s = size_q(size);
+                            format!("/v1/proofs/consistency?old={old}{}{s}", if s.is_empty() { "" } else { "&" })
+                        }
+                    };
+                    println!("{}", c.get_json(path.trim_end_matches('?'))?);
                 }
             }
             Ok(0)
@@ -569,20 +635,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Cmd::Case { what } => evidence_cli::run_case(&data, json, what),
-        Cmd::Evidence { what } => evidence_cli::run_evidence(&data, json, *what),
-        Cmd::Seal { item, seal_id, note } => evidence_cli::run_seal(&data, json, item, seal_id, note),
+        Cmd::Case { what } => evidence_cli::run_case(&t, json, what),
+        Cmd::Evidence { what } => evidence_cli::run_evidence(&t, json, *what),
+        Cmd::Seal { item, seal_id, note } => evidence_cli::run_seal(&t, json, item, seal_id, note),
         Cmd::Unseal { item, approval, condition, note } => {
-            evidence_cli::run_unseal(&data, json, item, approval, condition, note)
+            evidence_cli::run_unseal(&t, json, item, approval, condition, note)
         }
-        Cmd::Custody { what } => evidence_cli::run_custody(&data, json, what),
-        Cmd::Hold { item, reason } => evidence_cli::run_hold(&data, json, item, reason, false),
-        Cmd::Release { item, reason } => evidence_cli::run_hold(&data, json, item, reason, true),
-        Cmd::VerifyFile { path } => evidence_cli::verify_file(&data, json, &path),
+        Cmd::Custody { what } => evidence_cli::run_custody(&t, json, what),
+        Cmd::Hold { item, reason } => evidence_cli::run_hold(&t, json, item, reason, false),
+        Cmd::Release { item, reason } => evidence_cli::run_hold(&t, json, item, reason, true),
+        Cmd::VerifyFile { path } => evidence_cli::verify_file(&t, json, &path),
         Cmd::Bundle { what } => crate::bundle_cli::run(&data, json, what),
         Cmd::Serve { listen, public_read } => crate::server::run_serve(&data, json, &listen, public_read),
         Cmd::Token { what } => crate::server::auth::run_token(&data, json, what),
-        Cmd::Fund { what } => crate::fund_cli::run(&data, json, *what),
+        Cmd::Fund { what } => crate::fund_cli::run(&t, json, *what),
     }
 }
 

@@ -10,8 +10,9 @@ use pil_ledger_core::wire::Body;
 use serde_json::json;
 
 use crate::cli::Failure;
+use crate::client::Target;
 use crate::evidence_cli::{print_ack, refused, AddArgs};
-use crate::evidence_read::{self as read, Zone};
+use crate::evidence_read::Zone;
 use crate::ledger::{self, Ack, Ledger, LedgerError};
 
 /// Hash a file in one pass (BLAKE3, SHA-256, SM3), with a bar on large files.
@@ -75,7 +76,7 @@ pub(crate) fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
 /// `evidence add`: hash every file first (a file that cannot be read refuses
 /// the whole command before anything is appended), then submit one
 /// statement per file concurrently, so they share group commits.
-pub fn add(data: &Path, json: bool, a: AddArgs) -> Result<u8, Failure> {
+pub fn add(t: &Target, json: bool, a: AddArgs) -> Result<u8, Failure> {
     let signer: SigningKey = ledger::read_key_file(&a.key)?;
     let files = expand(&a.files)?;
     if files.is_empty() && !a.physical {
@@ -113,8 +114,9 @@ pub fn add(data: &Path, json: bool, a: AddArgs) -> Result<u8, Failure> {
         }
         hashed.push((f.clone(), fd));
     }
-    let l = Ledger::open(data, true)?;
-    let me = read::key_holder(&l, &signer.verifying_key().to_bytes())?;
+    let b = t.open(true)?;
+    let origin = b.origin()?;
+    let me = b.key_holder(&signer.verifying_key().to_bytes())?;
     let collectors = if a.collectors.is_empty() { vec![me] } else { a.collectors.clone() };
     let body = |id: String, digests: Vec<Digest>, size: u64, media_type: String, description: String| {
         Body::EvidenceRegistered {
@@ -152,7 +154,7 @@ pub fn add(data: &Path, json: bool, a: AddArgs) -> Result<u8, Failure> {
         seed.extend_from_slice(&ledger::now_ms().to_be_bytes());
         let id = a.id.clone().unwrap_or_else(|| readable_id(blake3::hash(&seed).as_bytes()));
         statements.push(ledger::sign_statement(
-            l.origin(),
+            &origin,
             &signer,
             &a.case_id,
             body(id, digests, 0, a.media_type.clone(), a.description.clone()),
@@ -162,14 +164,14 @@ pub fn add(data: &Path, json: bool, a: AddArgs) -> Result<u8, Failure> {
             let id = a.id.clone().unwrap_or_else(|| readable_id(&fd.blake3));
             let description = if a.description.is_empty() { file_name(f) } else { a.description.clone() };
             statements.push(ledger::sign_statement(
-                l.origin(),
+                &origin,
                 &signer,
                 &a.case_id,
                 body(id, fd.digests(), fd.size, a.media_type.clone(), description),
             ));
         }
     }
-    let acks = submit_all(&l, statements)?;
+    let acks = b.submit_all(statements)?;
     let mut refused_n = 0;
     for (i, r) in acks.iter().enumerate() {
         match r {
@@ -189,9 +191,9 @@ pub fn add(data: &Path, json: bool, a: AddArgs) -> Result<u8, Failure> {
                 refused_n += 1;
                 let name = hashed.get(i).map(|(f, _)| f.display().to_string()).unwrap_or_default();
                 if json {
-                    eprintln!("{}", json!({"file": name, "error": {"code": e.code(), "message": e.to_string()}}));
+                    eprintln!("{}", json!({"file": name, "error": {"code": e.code, "message": e.message}}));
                 } else {
-                    eprintln!("refused {name}: [{}] {e}", e.code());
+                    eprintln!("refused {name}: [{}] {}", e.code, e.message);
                 }
             }
         }
@@ -201,7 +203,7 @@ pub fn add(data: &Path, json: bool, a: AddArgs) -> Result<u8, Failure> {
         eprintln!("evidence add: {ok} registered, {refused_n} refused, case {}", a.case_id);
     }
     match acks.into_iter().find_map(Result::err) {
-        Some(e) if ok == 0 => Err(e.into()),
+        Some(e) if ok == 0 => Err(e),
         Some(_) => Ok(2),
         None => Ok(0),
     }

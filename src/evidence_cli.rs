@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use pil_ledger_core::wire::{Award, Body, CaseStage, SealState};
 
 use crate::cli::Failure;
+use crate::client::{seg, Backend, HttpClient, Target};
 use crate::evidence_add::{hash_path, readable_id};
 use crate::evidence_read::{self as read, Zone};
 use crate::ledger::{self, Ack, Ledger};
@@ -270,12 +271,12 @@ pub(crate) fn print_ack(json: bool, ack: &Ack) {
     }
 }
 
-pub fn run_case(data: &Path, json: bool, cmd: CaseCmd) -> Result<u8, Failure> {
+pub fn run_case(t: &Target, json: bool, cmd: CaseCmd) -> Result<u8, Failure> {
     match cmd {
         CaseCmd::Open { key, case_id, title, area, unit } => {
             let signer = ledger::read_key_file(&key)?;
-            let l = Ledger::open(data, true)?;
-            print_ack(json, &l.append_signed(&signer, &case_id, Body::CaseOpened { title, area, unit })?);
+            let b = t.open(true)?;
+            print_ack(json, &b.append(&signer, &case_id, Body::CaseOpened { title, area, unit })?);
         }
         CaseCmd::Event { key, case_id, stage, reference, date, note, awards } => {
             let signer = ledger::read_key_file(&key)?;
@@ -283,49 +284,102 @@ pub fn run_case(data: &Path, json: bool, cmd: CaseCmd) -> Result<u8, Failure> {
                 Some(d) => pil_ledger_core::json::parse_rfc3339(&d).map_err(|e| refused("invalid_argument", e))?.0,
                 None => ledger::now_ms(),
             };
-            let l = Ledger::open(data, true)?;
+            let b = t.open(true)?;
             let body = Body::CaseEvent { stage, occurred_at_ms, reference, note, awards };
-            print_ack(json, &l.append_signed(&signer, &case_id, body)?);
+            print_ack(json, &b.append(&signer, &case_id, body)?);
         }
         CaseCmd::Show { case_id } => {
-            let l = Ledger::open(data, false)?;
-            read::show_case(&l, &case_id, json, Zone::from_env()?)?;
+            let zone = Zone::from_env()?;
+            match t.open(false)? {
+                Backend::Local(l) => read::show_case(&l, &case_id, json, zone)?,
+                Backend::Remote(c) => {
+                    let v = c.get_json(&format!("/v1/cases/{}", seg(&case_id)))?;
+                    if json {
+                        println!("{v}");
+                    } else {
+                        let n = v["entries"].as_array().map_or(0, Vec::len);
+                        let state = if v["closed_seq"].is_null() { "open" } else { "closed" };
+                        println!("case {case_id}: {} ({state}, {n} entries)", v["title"].as_str().unwrap_or(""));
+                        print_remote_timeline(&v["entries"], zone);
+                    }
+                }
+            }
         }
     }
     Ok(0)
 }
 
-pub fn run_evidence(data: &Path, json: bool, cmd: EvidenceCmd) -> Result<u8, Failure> {
+/// A timeline from the server's JSON (`case show`, `evidence show` over
+/// HTTP without `--json`): seq, local time, kind and signer key. The local
+/// form also names each signer; the server does not send the registry.
+fn print_remote_timeline(entries: &serde_json::Value, zone: Zone) {
+    for e in entries.as_array().into_iter().flatten() {
+        let st = &e["statement"];
+        let kind = st["body"]["kind"].as_str().or_else(|| st["kind"].as_str()).unwrap_or("entry");
+        let at = e["recorded_at_ms"].as_u64().map(|ms| zone.show(ms)).unwrap_or_default();
+        println!("  #{:<6} {at}  {kind}  by key {}", e["seq"], st["author"].as_str().unwrap_or("?"));
+    }
+}
+
+pub fn run_evidence(t: &Target, json: bool, cmd: EvidenceCmd) -> Result<u8, Failure> {
     match cmd {
-        EvidenceCmd::Add(a) => return crate::evidence_add::add(data, json, *a),
+        EvidenceCmd::Add(a) => return crate::evidence_add::add(t, json, *a),
         EvidenceCmd::Derive { key, parent, file, method, id, media_type } => {
             let signer = ledger::read_key_file(&key)?;
             let fd = hash_path(&file)?;
-            let l = Ledger::open(data, true)?;
-            let case_id = read::item(&l, &parent)?.case_id;
+            let b = t.open(true)?;
+            let case_id = b.item(&parent)?.case_id;
             let evidence_id = id.unwrap_or_else(|| readable_id(&fd.blake3));
             let body =
                 Body::EvidenceDerived { evidence_id, parent, digests: fd.digests(), size: fd.size, media_type, method };
-            print_ack(json, &l.append_signed(&signer, &case_id, body)?);
+            print_ack(json, &b.append(&signer, &case_id, body)?);
         }
-        EvidenceCmd::Show { id } => read::show_item(&Ledger::open(data, false)?, &id, json, Zone::from_env()?)?,
-        EvidenceCmd::List { case_id } => read::list_items(&Ledger::open(data, false)?, &case_id, json)?,
+        EvidenceCmd::Show { id } => {
+            let zone = Zone::from_env()?;
+            match t.open(false)? {
+                Backend::Local(l) => read::show_item(&l, &id, json, zone)?,
+                Backend::Remote(c) => {
+                    let v = c.get_json(&format!("/v1/evidence/{}", seg(&id)))?;
+                    if json {
+                        println!("{v}");
+                    } else {
+                        println!("evidence {} (case {})", id, v["case_id"].as_str().unwrap_or(""));
+                        for d in v["digests"].as_array().into_iter().flatten() {
+                            println!("  digest {}", d.as_str().unwrap_or(""));
+                        }
+                        let collectors: Vec<&str> =
+                            v["collectors"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+                        println!("  collectors: {}", collectors.join(", "));
+                        println!("  held by key {}", v["holder"].as_str().unwrap_or(""));
+                        if let Some(to) = v["pending_transfer"]["to"].as_str() {
+                            println!("  handover to key {to} not yet received");
+                        }
+                        println!("  custody chain:");
+                        print_remote_timeline(&v["chain"], zone);
+                    }
+                }
+            }
+        }
+        EvidenceCmd::List { case_id } => {
+            t.local_only("evidence list")?;
+            read::list_items(&Ledger::open(&t.data, false)?, &case_id, json)?
+        }
         EvidenceCmd::Access { key, id, purpose } => {
-            item_entry(data, json, &key, &id, |id| Body::EvidenceAccessed { evidence_id: id, purpose })?
+            item_entry(t, json, &key, &id, |id| Body::EvidenceAccessed { evidence_id: id, purpose })?
         }
         EvidenceCmd::Check { key, id, file, note } => {
             let fd = hash_path(&file)?;
-            item_entry(data, json, &key, &id, |id| Body::IntegrityChecked {
+            item_entry(t, json, &key, &id, |id| Body::IntegrityChecked {
                 evidence_id: id,
                 digests: fd.digests(),
                 note,
             })?
         }
         EvidenceCmd::Submit { key, id, court, reference } => {
-            item_entry(data, json, &key, &id, |id| Body::SubmittedToCourt { evidence_id: id, court, reference })?
+            item_entry(t, json, &key, &id, |id| Body::SubmittedToCourt { evidence_id: id, court, reference })?
         }
         EvidenceCmd::Dispose { key, id, method, reason } => {
-            item_entry(data, json, &key, &id, |id| Body::Disposed { evidence_id: id, method, reason })?
+            item_entry(t, json, &key, &id, |id| Body::Disposed { evidence_id: id, method, reason })?
         }
     }
     Ok(0)
@@ -333,25 +387,25 @@ pub fn run_evidence(data: &Path, json: bool, cmd: EvidenceCmd) -> Result<u8, Fai
 
 /// Append an entry about an existing item, under the item's own case.
 pub fn item_entry(
-    data: &Path,
+    t: &Target,
     json: bool,
     key: &Path,
     id: &str,
     body: impl FnOnce(String) -> Body,
 ) -> Result<(), Failure> {
     let signer = ledger::read_key_file(key)?;
-    let l = Ledger::open(data, true)?;
-    let case_id = read::item(&l, id)?.case_id;
-    print_ack(json, &l.append_signed(&signer, &case_id, body(id.to_string()))?);
+    let b = t.open(true)?;
+    let case_id = b.item(id)?.case_id;
+    print_ack(json, &b.append(&signer, &case_id, body(id.to_string()))?);
     Ok(())
 }
 
-pub fn run_custody(data: &Path, json: bool, cmd: CustodyCmd) -> Result<u8, Failure> {
+pub fn run_custody(t: &Target, json: bool, cmd: CustodyCmd) -> Result<u8, Failure> {
     match cmd {
         CustodyCmd::Transfer { item, to, purpose, seal } => {
             let to = pil_ledger_core::keys::parse_public_hex(&to)
                 .map_err(|e| refused("invalid_key", format!("--to: {e}")))?;
-            item_entry(data, json, &item.key, &item.id, |id| Body::CustodyTransferred {
+            item_entry(t, json, &item.key, &item.id, |id| Body::CustodyTransferred {
                 evidence_id: id,
                 to,
                 purpose,
@@ -364,13 +418,13 @@ pub fn run_custody(data: &Path, json: bool, cmd: CustodyCmd) -> Result<u8, Failu
                 None => Vec::new(),
             };
             let signer = ledger::read_key_file(&item.key)?;
-            let l = Ledger::open(data, true)?;
-            let rec = read::item(&l, &item.id)?;
-            let Some((transfer, _)) = rec.pending_transfer else {
+            let b = t.open(true)?;
+            let rec = b.item(&item.id)?;
+            let Some(transfer) = rec.pending_transfer else {
                 return Err(refused("unknown_transfer", format!("{} has no handover waiting to be received", item.id)));
             };
             let body = Body::CustodyReceived { evidence_id: item.id.clone(), transfer, digests: digests.clone(), seal };
-            let ack = l.append_signed(&signer, &rec.case_id, body)?;
+            let ack = b.append(&signer, &rec.case_id, body)?;
             print_ack(json, &ack);
             if !digests.is_empty() && !digests.iter().any(|d| rec.digests.contains(d)) {
                 eprintln!("warning: the file you received does not match the registered digests; this is recorded and flagged");
@@ -381,30 +435,26 @@ pub fn run_custody(data: &Path, json: bool, cmd: CustodyCmd) -> Result<u8, Failu
 }
 
 /// `seal`, `unseal`, `hold`, `release`.
-pub fn run_seal(data: &Path, json: bool, item: ItemArgs, seal_id: String, note: String) -> Result<u8, Failure> {
-    item_entry(data, json, &item.key, &item.id, |id| Body::Sealed { evidence_id: id, seal_id, note })?;
+pub fn run_seal(t: &Target, json: bool, item: ItemArgs, seal_id: String, note: String) -> Result<u8, Failure> {
+    item_entry(t, json, &item.key, &item.id, |id| Body::Sealed { evidence_id: id, seal_id, note })?;
     Ok(0)
 }
 
 pub fn run_unseal(
-    data: &Path,
+    t: &Target,
     json: bool,
     item: ItemArgs,
     approval_seq: u64,
     condition: SealState,
     note: String,
 ) -> Result<u8, Failure> {
-    let l = Ledger::open(data, false)?;
-    let bytes =
-        l.entry(approval_seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {approval_seq}")))?;
-    drop(l);
-    let approval = pil_ledger_core::hash::entry_hash(&bytes);
-    item_entry(data, json, &item.key, &item.id, |id| Body::Unsealed { evidence_id: id, approval, condition, note })?;
+    let approval = t.open(false)?.entry_hash(approval_seq)?;
+    item_entry(t, json, &item.key, &item.id, |id| Body::Unsealed { evidence_id: id, approval, condition, note })?;
     Ok(0)
 }
 
-pub fn run_hold(data: &Path, json: bool, item: ItemArgs, reason: String, release: bool) -> Result<u8, Failure> {
-    item_entry(data, json, &item.key, &item.id, |id| {
+pub fn run_hold(t: &Target, json: bool, item: ItemArgs, reason: String, release: bool) -> Result<u8, Failure> {
+    item_entry(t, json, &item.key, &item.id, |id| {
         if release {
             Body::HoldReleased { evidence_id: id, reason }
         } else {
@@ -414,11 +464,49 @@ pub fn run_hold(data: &Path, json: bool, item: ItemArgs, reason: String, release
     Ok(0)
 }
 
-/// `verify-file PATH`: exit 0 unless the verdict is invalid (1).
-pub fn verify_file(data: &Path, json: bool, path: &Path) -> Result<u8, Failure> {
+/// `verify-file PATH`: exit 0 unless the verdict is invalid (1). Over
+/// HTTP the file is streamed to `POST /v1/verify/file` and the server's
+/// verdict printed as the local one is.
+pub fn verify_file(t: &Target, json: bool, path: &Path) -> Result<u8, Failure> {
+    if let Some(url) = &t.server {
+        return verify_file_remote(&HttpClient::new(url, t.token.clone())?, json, path);
+    }
     let fd = hash_path(path)?;
-    let l = Ledger::open(data, false)?;
+    let l = Ledger::open(&t.data, false)?;
     let (verdict, extra) = read::file_verdict(&l, &fd)?;
     read::print_file_verdict(json, &verdict, &extra, Zone::from_env()?);
     Ok(if verdict.verdict == pil_ledger_core::verify::VerdictKind::Invalid { 1 } else { 0 })
+}
+
+fn verify_file_remote(c: &HttpClient, json: bool, path: &Path) -> Result<u8, Failure> {
+    let unreadable = |e: std::io::Error, exit: u8| Failure {
+        exit,
+        code: if exit == 2 { "invalid_argument" } else { "io_error" },
+        message: format!("{}: {e}", path.display()),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(e, 3))?;
+    if !meta.is_file() {
+        return Err(unreadable(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"), 2));
+    }
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e, 3))?;
+    let v = c.verify_file(std::io::BufReader::with_capacity(1 << 20, file))?;
+    let verdict = v["verdict"].as_str().unwrap_or("");
+    if json {
+        println!("{v}");
+    } else {
+        match (v["evidence_id"].as_str(), v["seq"].as_u64()) {
+            (Some(id), Some(seq)) => println!("{verdict}: evidence {id}, registered at seq {seq}"),
+            _ => println!("{verdict}"),
+        }
+        if let Some(s) = v["signer"]["holder"].as_str() {
+            println!("  signed by {s}");
+        }
+        for r in v["reasons"].as_array().into_iter().flatten() {
+            let seq = r["seq"].as_u64().map_or(String::new(), |s| format!(" (seq {s})"));
+            let sev = r["severity"].as_str().unwrap_or("");
+            let sev = sev.get(..1).map_or(String::new(), |f| f.to_uppercase() + &sev[1..]);
+            println!("  {sev} {}{seq}: {}", r["code"].as_str().unwrap_or(""), r["message"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(if verdict == "invalid" { 1 } else { 0 })
 }

@@ -13,7 +13,10 @@ use pil_ledger_core::wire::{AccountKind, Body};
 use serde_json::{json, Value};
 
 use crate::cli::{print_ack, refused, Failure};
+use crate::client::Target;
+use crate::error::ErrorClass;
 use crate::evidence_cli::parse_fen;
+use crate::evidence_read::ReadError;
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::store::{Store, StoreIndex};
 
@@ -243,120 +246,154 @@ fn backend(e: state::BackendError) -> Failure {
     Failure { exit: 3, code: "storage_error", message: e.to_string() }
 }
 
+fn read_backend(e: state::BackendError) -> ReadError {
+    ReadError { class: ErrorClass::Internal, code: "storage_error", message: e.to_string() }
+}
+
 fn fresh_id(prefix: &str) -> String {
     let mut b = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
     format!("{prefix}-{}", crate::evidence_add::readable_id(&b).trim_start_matches("EV-"))
 }
 
-fn request(l: &Ledger, id: &str) -> Result<state::RequestRecord, Failure> {
-    state::request_record(&StoreIndex(l.store()), id)
-        .map_err(backend)?
-        .ok_or_else(|| refused("unknown_request", format!("no disbursement request {id:?}")))
+fn request(l: &Ledger, id: &str) -> Result<state::RequestRecord, ReadError> {
+    state::request_record(&StoreIndex(l.store()), id).map_err(read_backend)?.ok_or_else(|| ReadError {
+        class: ErrorClass::NotFound,
+        code: "unknown_request",
+        message: format!("no disbursement request {id:?}"),
+    })
 }
 
-fn account(l: &Ledger, id: &str) -> Result<state::AccountRecord, Failure> {
-    state::account_record(&StoreIndex(l.store()), id)
-        .map_err(backend)?
-        .ok_or_else(|| refused("unknown_account", format!("no account {id:?}")))
+fn account(l: &Ledger, id: &str) -> Result<state::AccountRecord, ReadError> {
+    state::account_record(&StoreIndex(l.store()), id).map_err(read_backend)?.ok_or_else(|| ReadError {
+        class: ErrorClass::NotFound,
+        code: "unknown_account",
+        message: format!("no account {id:?}"),
+    })
+}
+
+/// A disbursement request (`GET /v1/requests/{id}`; what `fund approve`,
+/// `reject`, `pay` and `void` read to build their statement).
+pub fn request_json(l: &Ledger, id: &str) -> Result<Value, ReadError> {
+    let r = request(l, id)?;
+    let approval =
+        |a: &state::Approval| json!({"stage": a.stage, "key": hex::encode(a.key), "holder": a.holder, "seq": a.seq});
+    Ok(json!({
+        "request_id": r.request_id, "case_id": r.case_id, "from": r.from, "to": r.to,
+        "amount_fen": r.amount_fen, "purpose": r.purpose, "requester": hex::encode(r.requester),
+        "requester_holder": r.requester_holder, "requested_seq": r.requested_seq,
+        "requested_hash": hex::encode(r.requested_hash), "stages": r.stages,
+        "approvals": r.approvals.iter().map(approval).collect::<Vec<_>>(),
+        "rejection": r.rejection.as_ref().map(approval),
+        "status": serde_json::to_value(r.status).expect("status"),
+        "approved_fen": r.approved_fen, "paid_fen": r.paid_fen, "settled_seq": r.settled_seq,
+    }))
+}
+
+/// An account with its balance (`GET /v1/accounts/{id}`).
+pub fn account_json(l: &Ledger, id: &str) -> Result<Value, ReadError> {
+    let a = account(l, id)?;
+    Ok(json!({
+        "account_id": a.account_id, "kind": a.kind.as_str(), "name": a.name, "case_id": a.case_id,
+        "no_overdraft": a.no_overdraft, "stages": a.stages, "opened_seq": a.opened_seq,
+        "opened_hash": hex::encode(a.opened_hash), "movements": a.movements,
+        "balance": balance_value(id, &a),
+    }))
+}
+
+fn u64_field(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or(0)
+}
+
+fn str_field(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or("").to_string()
 }
 
 /// Sign and append `body` under `case_id`.
-fn append(data: &Path, json: bool, key: &Path, case_id: &str, body: Body) -> Result<u8, Failure> {
+fn append(t: &Target, json: bool, key: &Path, case_id: &str, body: Body) -> Result<u8, Failure> {
     let signer = ledger::read_key_file(key)?;
-    let l = Ledger::open(data, true)?;
-    print_ack(json, &l.append_signed(&signer, case_id, body)?);
+    let b = t.open(true)?;
+    print_ack(json, &b.append(&signer, case_id, body)?);
     Ok(0)
 }
 
-/// Append something about an existing request, under the request's case.
-fn on_request(
-    data: &Path,
-    json: bool,
-    key: &Path,
-    id: &str,
-    body: impl FnOnce(&state::RequestRecord) -> Body,
-) -> Result<u8, Failure> {
+/// Append something about an existing request, under the request's case;
+/// `body` gets the request as `request_json` shows it.
+fn on_request(t: &Target, json: bool, key: &Path, id: &str, body: impl FnOnce(&Value) -> Body) -> Result<u8, Failure> {
     let signer = ledger::read_key_file(key)?;
-    let l = Ledger::open(data, true)?;
-    let r = request(&l, id)?;
-    print_ack(json, &l.append_signed(&signer, &r.case_id, body(&r))?);
+    let b = t.open(true)?;
+    let r = b.request(id)?;
+    print_ack(json, &b.append(&signer, &str_field(&r, "case_id"), body(&r))?);
     Ok(0)
+}
+
+/// The next approval stage of a request.
+fn next_stage(r: &Value) -> u8 {
+    r["approvals"].as_array().map_or(0, Vec::len) as u8 + 1
 }
 
 fn time(s: &str) -> Result<u64, Failure> {
     pil_ledger_core::json::parse_rfc3339(s).map(|t| t.0).map_err(|e| refused("invalid_argument", e))
 }
 
-pub fn run(data: &Path, json: bool, cmd: FundCmd) -> Result<u8, Failure> {
+pub fn run(t: &Target, json: bool, cmd: FundCmd) -> Result<u8, Failure> {
     use FundCmd::*;
+    let data = t.data.as_path();
     match cmd {
         OpenAccount { key, account, kind, name, no_overdraft, stages, case_id } => {
             let name = if name.is_empty() { account.clone() } else { name };
             let stages = stages.unwrap_or(if kind.is_managed() { 1 } else { 0 });
             let body = Body::AccountOpened { account_id: account, account_kind: kind, name, no_overdraft, stages };
-            append(data, json, &key, &case_id, body)
+            append(t, json, &key, &case_id, body)
         }
         Obligation { key, case_id, payer, amount, designated_use, due, judgment_seq, id } => {
             let due_ms = due.as_deref().map(time).transpose()?.unwrap_or(0);
             let judgment = match judgment_seq {
-                Some(seq) => {
-                    let l = Ledger::open(data, false)?;
-                    let bytes =
-                        l.entry(seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {seq}")))?;
-                    Some(pil_ledger_core::hash::entry_hash(&bytes))
-                }
+                Some(seq) => Some(t.open(false)?.entry_hash(seq)?),
                 None => None,
             };
             let obligation_id = id.unwrap_or_else(|| fresh_id("OB"));
             let body = Body::Obligation { obligation_id, payer, amount_fen: amount, designated_use, due_ms, judgment };
-            append(data, json, &key, &case_id, body)
+            append(t, json, &key, &case_id, body)
         }
         Receive { key, account, from, amount, case_id, bank_ref } => append(
-            data,
+            t,
             json,
             &key,
             &case_id,
             Body::FundReceipt { account_id: account, from, amount_fen: amount, bank_ref },
         ),
         Remit { key, from, to, amount, case_id, bank_ref } => {
-            append(data, json, &key, &case_id, Body::Remittance { from, to, amount_fen: amount, bank_ref })
+            append(t, json, &key, &case_id, Body::Remittance { from, to, amount_fen: amount, bank_ref })
         }
         Request { key, from, to, amount, purpose, case_id, note, id } => {
             let request_id = id.unwrap_or_else(|| fresh_id("RQ"));
             let body = Body::DisbursementRequested { request_id, from, to, amount_fen: amount, purpose, note };
-            append(data, json, &key, &case_id, body)
+            append(t, json, &key, &case_id, body)
         }
-        Approve { key, request } => on_request(data, json, &key, &request.clone(), |r| Body::DisbursementApproved {
+        Approve { key, request } => on_request(t, json, &key, &request.clone(), |r| Body::DisbursementApproved {
             request_id: request,
-            stage: r.approvals.len() as u8 + 1,
+            stage: next_stage(r),
         }),
-        Reject { key, request, reason } => on_request(data, json, &key, &request.clone(), |r| {
-            Body::DisbursementRejected { request_id: request, stage: r.approvals.len() as u8 + 1, reason }
+        Reject { key, request, reason } => on_request(t, json, &key, &request.clone(), |r| {
+            Body::DisbursementRejected { request_id: request, stage: next_stage(r), reason }
         }),
-        Pay { key, request, amount, bank_ref } => {
-            on_request(data, json, &key, &request.clone(), |r| Body::DisbursementPaid {
+        Pay { key, request, amount, bank_ref } => on_request(t, json, &key, &request.clone(), |r| {
+            let (approved, requested) = (u64_field(r, "approved_fen"), u64_field(r, "amount_fen"));
+            Body::DisbursementPaid {
                 request_id: request,
-                amount_fen: amount.unwrap_or(if r.approved_fen > 0 { r.approved_fen } else { r.amount_fen }),
+                amount_fen: amount.unwrap_or(if approved > 0 { approved } else { requested }),
                 bank_ref,
-            })
-        }
+            }
+        }),
         Void { key, request, reason } => {
-            on_request(data, json, &key, &request.clone(), |_| Body::DisbursementVoided { request_id: request, reason })
+            on_request(t, json, &key, &request.clone(), |_| Body::DisbursementVoided { request_id: request, reason })
         }
         Reverse { key, seq, amount, reason } => {
             let signer = ledger::read_key_file(&key)?;
-            let l = Ledger::open(data, true)?;
-            let bytes = l.entry(seq)?.ok_or_else(|| refused("unknown_entry", format!("no entry at seq {seq}")))?;
-            let original = pil_ledger_core::hash::entry_hash(&bytes);
-            let case_id = state::movement(&StoreIndex(l.store()), &original)
-                .map_err(backend)?
-                .map(|m| m.case_id)
-                .unwrap_or_default();
-            print_ack(
-                json,
-                &l.append_signed(&signer, &case_id, Body::Reversal { original, amount_fen: amount, reason })?,
-            );
+            let b = t.open(true)?;
+            let (original, case_id) = b.movement_case(seq)?;
+            print_ack(json, &b.append(&signer, &case_id, Body::Reversal { original, amount_fen: amount, reason })?);
             Ok(0)
         }
         Reconcile { key, account: id, from, to, statement, balance } => {
@@ -364,8 +401,8 @@ pub fn run(data: &Path, json: bool, cmd: FundCmd) -> Result<u8, Failure> {
             let fd = crate::evidence_add::hash_path(&statement)?;
             let statement_digest = fd.digests().into_iter().next().expect("blake3 first");
             let signer = ledger::read_key_file(&key)?;
-            let l = Ledger::open(data, true)?;
-            let case_id = account(&l, &id)?.case_id;
+            let b = t.open(true)?;
+            let case_id = str_field(&b.account(&id)?, "case_id");
             let body = Body::Reconciled {
                 account_id: id,
                 period_from_ms,
@@ -373,45 +410,58 @@ pub fn run(data: &Path, json: bool, cmd: FundCmd) -> Result<u8, Failure> {
                 statement_digest,
                 balance_fen: balance,
             };
-            print_ack(json, &l.append_signed(&signer, &case_id, body)?);
+            print_ack(json, &b.append(&signer, &case_id, body)?);
             Ok(0)
         }
         Balance { account: id } => {
-            let l = Ledger::open(data, false)?;
-            let v = balance_json(&l, &id)?;
+            let b = t.open(false)?;
             if json {
-                println!("{v}");
+                println!("{}", b.balance(&id)?);
             } else {
-                let a = account(&l, &id)?;
-                let b = &a.balance;
-                println!("account {id} ({}, {})", a.name, a.kind.as_str());
-                println!("  available        {}", yuan(b.available()));
-                println!("  credits posted   {}", yuan(b.credits_posted.into()));
-                println!("  debits posted    {}", yuan(b.debits_posted.into()));
-                println!("  reserved (out)   {}", yuan(b.debits_pending.into()));
-                println!("  pending (in)     {}", yuan(b.credits_pending.into()));
+                let a = b.account(&id)?;
+                let bal = &a["balance"];
+                let fen = |k: &str| i128::from(u64_field(bal, k));
+                println!("account {id} ({}, {})", str_field(&a, "name"), str_field(&a, "kind"));
+                println!("  available        {}", yuan(bal["available"].as_i64().unwrap_or(0).into()));
+                println!("  credits posted   {}", yuan(fen("credits_posted")));
+                println!("  debits posted    {}", yuan(fen("debits_posted")));
+                println!("  reserved (out)   {}", yuan(fen("debits_pending")));
+                println!("  pending (in)     {}", yuan(fen("credits_pending")));
             }
             Ok(0)
         }
-        Statement { account: id, from, to, csv } => statement(data, json, &id, from, to, csv),
-        Audit => audit(data, json),
-        Publish { case_id, csv, key, location, notice_days } => crate::fund_report::publish(
-            data,
-            json,
-            &crate::fund_report::Publish { case_id, csv, key, location, notice_days },
-        ),
+        Statement { account: id, from, to, csv } => {
+            t.local_only("fund statement")?;
+            statement(data, json, &id, from, to, csv)
+        }
+        Audit => {
+            t.local_only("fund audit")?;
+            audit(data, json)
+        }
+        Publish { case_id, csv, key, location, notice_days } => {
+            t.local_only("fund publish")?;
+            crate::fund_report::publish(
+                data,
+                json,
+                &crate::fund_report::Publish { case_id, csv, key, location, notice_days },
+            )
+        }
     }
 }
 
-/// The §7.1 balance object, for the CLI and the server.
-pub fn balance_json(l: &Ledger, id: &str) -> Result<Value, Failure> {
-    let a = account(l, id)?;
+fn balance_value(id: &str, a: &state::AccountRecord) -> Value {
     let b = &a.balance;
-    Ok(json!({
+    json!({
         "account": id, "debits_posted": b.debits_posted, "credits_posted": b.credits_posted,
         "debits_pending": b.debits_pending, "credits_pending": b.credits_pending,
         "available": b.available() as i64,
-    }))
+    })
+}
+
+/// The §7.1 balance object, for the CLI and the server
+/// (`GET /v1/accounts/{id}/balance`).
+pub fn balance_json(l: &Ledger, id: &str) -> Result<Value, ReadError> {
+    Ok(balance_value(id, &account(l, id)?))
 }
 
 /// An account's movements in seq order.

@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod bundles;
 pub mod errors;
+pub mod lookup;
 pub mod routes;
 pub mod submit;
 
@@ -187,7 +188,35 @@ pub static ROUTES: &[Route] = &[
         body: BodyKind::Stream,
         handler: || post(bundles::verify),
     },
-    // Fund side: GET /v1/accounts/{id}/balance, Access::Token.
+    // Record look-ups for the CLI's --server mode (src/server/lookup.rs).
+    Route {
+        method: "GET",
+        path: "/v1/accounts/{id}",
+        access: Access::Token,
+        body: BodyKind::None,
+        handler: || get(lookup::account),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/accounts/{id}/balance",
+        access: Access::Token,
+        body: BodyKind::None,
+        handler: || get(lookup::balance),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/requests/{id}",
+        access: Access::Token,
+        body: BodyKind::None,
+        handler: || get(lookup::request),
+    },
+    Route {
+        method: "GET",
+        path: "/v1/keys/{key}",
+        access: Access::Token,
+        body: BodyKind::None,
+        handler: || get(lookup::key),
+    },
 ];
 
 /// The server's limits (see the module docs for the variables).
