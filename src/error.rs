@@ -138,7 +138,11 @@ impl ErrorClass {
 fn refusal_class(r: &Refusal) -> ErrorClass {
     match r.code() {
         "storage_error" => ErrorClass::Internal,
-        "statement_not_canonical" | "invalid_key" | "missing_field" | "invalid_value" | "invalid_name"
+        "statement_not_canonical"
+        | "invalid_key"
+        | "missing_field"
+        | "invalid_value"
+        | "invalid_name"
         | "invalid_digest" => ErrorClass::Invalid,
         "signature_invalid"
         | "author_not_enrolled"

@@ -5,8 +5,8 @@
 pub mod ack;
 pub mod bundle_cli;
 pub mod check;
-pub mod client;
 pub mod cli;
+pub mod client;
 pub mod demo;
 pub mod error;
 pub mod evidence_add;
