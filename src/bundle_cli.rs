@@ -16,7 +16,7 @@ use pil_ledger_core::hash;
 use pil_ledger_core::note::{Checkpoint, NoteVerifier};
 use pil_ledger_core::state::{self, KeyRecord, Ns, Refusal};
 use pil_ledger_core::verify::VerdictKind;
-use pil_ledger_core::wire::{self, Body, Entry, Hash32, Statement};
+use pil_ledger_core::wire::{self, Entry, Hash32, Statement};
 use serde_json::json;
 
 use crate::cli::{refused, Failure};
@@ -98,24 +98,6 @@ fn decoded(l: &Ledger, seq: u64) -> Result<(Vec<u8>, Statement), LedgerError> {
     Ok((bytes, st))
 }
 
-fn evidence_id_of(body: &Body) -> Option<&str> {
-    match body {
-        Body::EvidenceRegistered { evidence_id, .. }
-        | Body::EvidenceDerived { evidence_id, .. }
-        | Body::Sealed { evidence_id, .. }
-        | Body::Unsealed { evidence_id, .. }
-        | Body::CustodyTransferred { evidence_id, .. }
-        | Body::CustodyReceived { evidence_id, .. }
-        | Body::EvidenceAccessed { evidence_id, .. }
-        | Body::IntegrityChecked { evidence_id, .. }
-        | Body::SubmittedToCourt { evidence_id, .. }
-        | Body::Disposed { evidence_id, .. }
-        | Body::LegalHold { evidence_id, .. }
-        | Body::HoldReleased { evidence_id, .. } => Some(evidence_id),
-        _ => None,
-    }
-}
-
 /// The seqs a selection names, all below `size`.
 fn selected(l: &Ledger, sel: &Selection, size: u64) -> Result<BTreeSet<u64>, LedgerError> {
     let store: &dyn Store = l.store();
@@ -139,7 +121,7 @@ fn selected(l: &Ledger, sel: &Selection, size: u64) -> Result<BTreeSet<u64>, Led
             .ok_or_else(|| LedgerError::Refused(Refusal::UnknownEvidence(id.clone())))?;
         for s in case_seqs(store, &r.case_id)?.into_iter().filter(|s| (r.registered_seq..size).contains(s)) {
             let (bytes, st) = decoded(l, s)?;
-            if evidence_id_of(&st.body) == Some(id.as_str()) {
+            if st.body.evidence_id() == Some(id.as_str()) {
                 out.insert(s);
                 out.extend(endorsements(store, &hash::entry_hash(&bytes))?.into_iter().filter(|e| *e < size));
             }

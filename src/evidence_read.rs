@@ -167,31 +167,13 @@ fn summary(body: &Body) -> String {
     }
 }
 
-fn evidence_id_of(body: &Body) -> Option<&str> {
-    match body {
-        Body::EvidenceRegistered { evidence_id, .. }
-        | Body::EvidenceDerived { evidence_id, .. }
-        | Body::Sealed { evidence_id, .. }
-        | Body::Unsealed { evidence_id, .. }
-        | Body::CustodyTransferred { evidence_id, .. }
-        | Body::CustodyReceived { evidence_id, .. }
-        | Body::EvidenceAccessed { evidence_id, .. }
-        | Body::IntegrityChecked { evidence_id, .. }
-        | Body::SubmittedToCourt { evidence_id, .. }
-        | Body::Disposed { evidence_id, .. }
-        | Body::LegalHold { evidence_id, .. }
-        | Body::HoldReleased { evidence_id, .. } => Some(evidence_id),
-        _ => None,
-    }
-}
-
 /// The entries at `seqs` (only those about item `only`, if given): in JSON,
 /// or printed for a person when `zone` is given (then the list is empty).
 fn timeline(l: &Ledger, seqs: &[u64], only: Option<&str>, zone: Option<Zone>) -> Result<Vec<Value>, ReadError> {
     let mut out = Vec::new();
     for &seq in seqs {
         let (entry, st) = decoded(l, seq)?;
-        if only.is_some_and(|id| evidence_id_of(&st.body) != Some(id)) {
+        if only.is_some_and(|id| st.body.evidence_id() != Some(id)) {
             continue;
         }
         match zone {

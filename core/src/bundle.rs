@@ -512,19 +512,6 @@ fn check_chain(registry: &[Item], entries: &[Item], f: &mut Found) {
     }
 }
 
-fn rehash_matches(registered: &[Digest], rehash: &[Digest]) -> bool {
-    let mut shared = 0;
-    for d in rehash {
-        if let Some(r) = registered.iter().find(|r| r.alg == d.alg) {
-            if r.value != d.value {
-                return false;
-            }
-            shared += 1;
-        }
-    }
-    shared > 0
-}
-
 /// Custody continuity among the bundled entries, item by item.
 fn check_custody(entries: &[Item], f: &mut Found) {
     #[derive(Default)]
@@ -571,7 +558,7 @@ fn check_custody(entries: &[Item], f: &mut Found) {
         };
         let t = items.entry(id).or_default();
         if let Some(reg) = &t.digests {
-            if !rehash.is_empty() && !rehash_matches(reg, rehash) {
+            if !rehash.is_empty() && !crate::state::rehash_matches(reg, rehash) {
                 f.error(
                     "custody_rehash_mismatch",
                     Some(it.seq),

@@ -426,6 +426,25 @@ impl Body {
         }
     }
 
+    /// The evidence item an evidence entry is about (`None` for other kinds).
+    pub fn evidence_id(&self) -> Option<&str> {
+        match self {
+            Body::EvidenceRegistered { evidence_id, .. }
+            | Body::EvidenceDerived { evidence_id, .. }
+            | Body::Sealed { evidence_id, .. }
+            | Body::Unsealed { evidence_id, .. }
+            | Body::CustodyTransferred { evidence_id, .. }
+            | Body::CustodyReceived { evidence_id, .. }
+            | Body::EvidenceAccessed { evidence_id, .. }
+            | Body::IntegrityChecked { evidence_id, .. }
+            | Body::SubmittedToCourt { evidence_id, .. }
+            | Body::Disposed { evidence_id, .. }
+            | Body::LegalHold { evidence_id, .. }
+            | Body::HoldReleased { evidence_id, .. } => Some(evidence_id),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> crate::authority::Kind {
         use crate::authority::Kind;
         match self {

@@ -129,7 +129,7 @@ fn record(c: &Candidate<'_>, evidence_id: &str, digests: &[Digest]) -> EvidenceR
 
 /// Does a re-hash agree with the registered digests? Every algorithm both
 /// name must match, and at least one must be shared.
-fn rehash_matches(registered: &[Digest], rehash: &[Digest]) -> bool {
+pub fn rehash_matches(registered: &[Digest], rehash: &[Digest]) -> bool {
     let mut shared = 0;
     for d in rehash {
         if let Some(r) = registered.iter().find(|r| r.alg == d.alg) {

@@ -25,7 +25,7 @@ pub mod refusal;
 pub mod registry;
 mod shared;
 
-pub use evidence::decode_record as decode_evidence_record;
+pub use evidence::{decode_record as decode_evidence_record, rehash_matches};
 pub use index::{
     account_record, bank_ref_seq, decode_fund_record, fund_case_record, movement, obligation_record, request_record,
     reversed_fen, AccountBalance, AccountRecord, Approval, DesignatedUse, FundCaseRecord, Movement, MovementKind,
