@@ -48,8 +48,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Build a small real ledger under --data (init if needed, enrol a
-    /// prosecutor, open a case, endorse it), then verify it.
-    Demo,
+    /// prosecutor and an assistant, open a case, register a lab report
+    /// collected by both), then verify the ledger and the file.
+    Demo {
+        /// Then serve it (read access without a token, for the demo) and
+        /// print the page's URL.
+        #[arg(long)]
+        serve: bool,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Create a ledger: log key, first key officer, genesis at seq 0.
     Init {
         #[arg(long)]
@@ -366,7 +374,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     let t =
         Target { data: data.clone(), server: cli.server.clone().filter(|s| !s.is_empty()), token: cli.token.clone() };
     match &cli.cmd {
-        Cmd::Demo => t.local_only("demo")?,
+        Cmd::Demo { .. } => t.local_only("demo")?,
         Cmd::Init { .. } => t.local_only("init")?,
         Cmd::Verify { .. } => t.local_only("verify")?,
         Cmd::Reindex => t.local_only("reindex")?,
@@ -391,7 +399,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             l.close();
             Ok(0)
         }
-        Cmd::Demo => crate::demo::demo(&data, json),
+        Cmd::Demo { serve, listen } => match crate::demo::demo(&data, json)? {
+            0 if serve => crate::server::run_serve(&data, json, &listen, true),
+            code => Ok(code),
+        },
         Cmd::Keygen { out } => {
             let k = keys::generate();
             if std::fs::symlink_metadata(&out).is_ok() {
