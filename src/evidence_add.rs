@@ -56,21 +56,44 @@ pub fn readable_id(blake3: &[u8]) -> String {
 }
 
 /// The files an `evidence add` names: each --file, or every regular file of
-/// a --file directory, in name order.
-pub(crate) fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+/// a --file directory, in name order; and how many directory members were
+/// skipped. A --file the user named is followed if it is a symbolic link;
+/// inside a directory, symbolic links (which may point out of it),
+/// subdirectories (not recursive) and anything else that is not a regular
+/// file are skipped, one line each on stderr.
+pub(crate) fn expand(files: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), Failure> {
+    let io_at =
+        |path: &Path, e: std::io::Error| Failure::from(LedgerError::IoAt { path: path.to_path_buf(), source: e });
     let mut out = Vec::new();
+    let mut skipped = 0;
     for f in files {
-        let meta = std::fs::metadata(f).map_err(|e| Failure::from(LedgerError::IoAt { path: f.clone(), source: e }))?;
-        if meta.is_dir() {
-            let mut inside: Vec<PathBuf> =
-                std::fs::read_dir(f)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
-            inside.sort();
-            out.extend(inside);
-        } else {
+        let meta = std::fs::metadata(f).map_err(|e| io_at(f, e))?;
+        if !meta.is_dir() {
             out.push(f.clone());
+            continue;
         }
+        let mut inside = Vec::new();
+        for entry in std::fs::read_dir(f).map_err(|e| io_at(f, e))? {
+            let path = entry.map_err(|e| io_at(f, e))?.path();
+            let kind = std::fs::symlink_metadata(&path).map_err(|e| io_at(&path, e))?.file_type();
+            if kind.is_file() {
+                inside.push(path);
+                continue;
+            }
+            let why = if kind.is_symlink() {
+                "a symbolic link"
+            } else if kind.is_dir() {
+                "a directory (not recursive)"
+            } else {
+                "not a regular file"
+            };
+            eprintln!("skipped {}: {why}", path.display());
+            skipped += 1;
+        }
+        inside.sort();
+        out.extend(inside);
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// `evidence add`: hash every file first (a file that cannot be read refuses
@@ -78,7 +101,7 @@ pub(crate) fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
 /// statement per file concurrently, so they share group commits.
 pub fn add(t: &Target, json: bool, a: AddArgs) -> Result<u8, Failure> {
     let signer: SigningKey = ledger::read_key_file(&a.key)?;
-    let files = expand(&a.files)?;
+    let (files, skipped) = expand(&a.files)?;
     if files.is_empty() && !a.physical {
         return Err(refused("missing_field", "give --file (a file or a directory), or --physical with --description"));
     }
@@ -200,7 +223,8 @@ pub fn add(t: &Target, json: bool, a: AddArgs) -> Result<u8, Failure> {
     }
     let ok = acks.len() - refused_n;
     if !json {
-        eprintln!("evidence add: {ok} registered, {refused_n} refused, case {}", a.case_id);
+        let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+        eprintln!("evidence add: {ok} registered, {refused_n} refused{skipped}, case {}", a.case_id);
     }
     match acks.into_iter().find_map(Result::err) {
         Some(e) if ok == 0 => Err(e),

@@ -367,3 +367,32 @@ fn a_matching_prior_md5_is_recorded_as_weak() {
     let (_, v) = verify_file(&t.e, &f);
     assert_eq!(v["evidence_id"], r.json()["evidence_id"]);
 }
+
+/// `--file DIR` registers the directory's regular files only: a symbolic
+/// link (here to a file outside the directory) and a subdirectory are
+/// skipped, each named on stderr.
+#[cfg(unix)]
+#[test]
+fn a_directory_skips_symbolic_links_and_subdirectories_and_says_so() {
+    let t = team();
+    let dir = t.e.path("dir");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/inner"), b"not registered").unwrap();
+    std::fs::write(dir.join("photo.jpg"), b"photo bytes").unwrap();
+    let outside = file(&t.e, "outside-secret", b"outside the directory");
+    std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+    let r = t.e.run(&["--json", "evidence", "add", "--key", s(&t.pros), "--case", CASE, "--file", s(&dir)]).ok();
+    let items = json_lines(&r.stdout);
+    assert_eq!(items.len(), 1, "{}", r.stdout);
+    assert_eq!(items[0]["file"], dir.join("photo.jpg").display().to_string());
+    let stderr_has = |name: &str, why: &str| {
+        let line = format!("skipped {}: {why}", dir.join(name).display());
+        assert!(r.stderr.lines().any(|l| l == line), "no line {line:?} in stderr: {}", r.stderr);
+    };
+    stderr_has("link", "a symbolic link");
+    stderr_has("sub", "a directory (not recursive)");
+    assert_eq!(r.stderr.lines().filter(|l| l.starts_with("skipped ")).count(), 2, "{}", r.stderr);
+    // the file behind the link was not registered
+    let (_, v) = verify_file(&t.e, &outside);
+    assert_ne!(v["evidence_id"], items[0]["evidence_id"], "{v}");
+}

@@ -2,7 +2,9 @@
 //! (RFC 8032 + `verify_strict`) signature checks, one by one (never by batch
 //! equation; see `verify_many`).
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::hash::statement_digest;
@@ -29,14 +31,33 @@ pub fn generate() -> SigningKey {
     SigningKey::generate(&mut rand_core::OsRng)
 }
 
-/// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as `openssl genpkey -algorithm
-/// ed25519` writes it.
+/// The DER of a PKCS#8 v1 (RFC 5208) Ed25519 `PrivateKeyInfo` before the
+/// 32-byte seed: SEQUENCE (46 bytes) { INTEGER 0, SEQUENCE { OID 1.3.101.112 },
+/// OCTET STRING { OCTET STRING (32 bytes) } } (RFC 8410 §7).
+const PKCS8_V1_PREFIX: [u8; 16] =
+    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+
+/// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), byte for byte as `openssl
+/// genpkey -algorithm ed25519` writes it: PKCS#8 v1, seed only, no public
+/// key. (ed25519-dalek's `to_pkcs8_pem` writes v2 with the public key,
+/// which OpenSSL 3.0 refuses to read.)
 pub fn to_pem(key: &SigningKey) -> String {
-    key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-        .expect("PKCS#8 encoding of an Ed25519 key cannot fail")
-        .to_string()
+    let mut der = [0u8; 48];
+    der[..16].copy_from_slice(&PKCS8_V1_PREFIX);
+    der[16..].copy_from_slice(key.as_bytes());
+    let b64 = B64.encode(der);
+    der.fill(0);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
 }
 
+/// Read a PKCS#8 PEM Ed25519 private key, v1 (as OpenSSL and `to_pem`
+/// write it) or v2 (with the public key, as ed25519-dalek writes it).
 pub fn from_pem(pem: &str) -> Result<SigningKey, KeyError> {
     SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyError::BadPem(e.to_string()))
 }
@@ -129,16 +150,52 @@ pub fn batch_verify_raw(items: &[SigItem]) -> bool {
 mod tests {
     use super::*;
 
+    /// A key written by `openssl genpkey -algorithm ed25519` (RFC 8410 §10.3).
+    const OPENSSL_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+    const OPENSSL_SEED: &str = "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842";
+
     #[test]
     fn pem_round_trip_and_openssl_format() {
         let k = generate();
         let pem = to_pem(&k);
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pem.ends_with("-----END PRIVATE KEY-----\n"));
         assert_eq!(from_pem(&pem).unwrap().to_bytes(), k.to_bytes());
-        // A key written by `openssl genpkey -algorithm ed25519` (RFC 8410 §10.3).
-        let openssl = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
-        let k2 = from_pem(openssl).unwrap();
-        assert_eq!(hex::encode(k2.to_bytes()), "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+        let k2 = from_pem(OPENSSL_PEM).unwrap();
+        assert_eq!(hex::encode(k2.to_bytes()), OPENSSL_SEED);
+    }
+
+    /// Writing the RFC 8410 §10.3 seed gives exactly the text OpenSSL wrote.
+    #[test]
+    fn pem_is_byte_for_byte_what_openssl_writes() {
+        let seed: [u8; 32] = hex::decode(OPENSSL_SEED).unwrap().try_into().unwrap();
+        assert_eq!(to_pem(&SigningKey::from_bytes(&seed)), OPENSSL_PEM);
+    }
+
+    /// PKCS#8 v2 (with the public key, as ed25519-dalek writes it) is still read.
+    #[test]
+    fn pkcs8_v2_is_still_read() {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let k = generate();
+        let v2 = k.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap();
+        assert_ne!(v2.as_str(), to_pem(&k));
+        assert_eq!(from_pem(&v2).unwrap().to_bytes(), k.to_bytes());
+    }
+
+    /// OpenSSL reads the key files we write (skipped when `openssl` is not on PATH).
+    #[test]
+    fn openssl_reads_our_pem() {
+        let Ok(v) = std::process::Command::new("openssl").arg("version").output() else {
+            eprintln!("skipped: openssl is not on PATH");
+            return;
+        };
+        assert!(v.status.success());
+        let path = std::env::temp_dir().join(format!("pil-ledger-keys-test-{}.pem", std::process::id()));
+        std::fs::write(&path, to_pem(&generate())).unwrap();
+        let out =
+            std::process::Command::new("openssl").arg("pkey").arg("-in").arg(&path).arg("-noout").output().unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(out.status.success(), "openssl pkey refused our PEM: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     #[test]
