@@ -41,6 +41,11 @@ impl Paths {
     pub fn officer_key(&self) -> PathBuf {
         self.root.join("keys").join("officer.key")
     }
+    /// The checkpoint of the newest acknowledged head, kept outside the
+    /// store (see `writer::spawn_writer`).
+    pub fn acked_checkpoint(&self) -> PathBuf {
+        self.root.join("checkpoint.acked")
+    }
 }
 
 use crate::files::exists_at;
@@ -236,7 +241,7 @@ impl Ledger {
             tracing::warn!("completing an unfinished init at {} (its store holds no record)", dir.display());
         }
         let store = Arc::new(SledStore::open(&paths.store())?);
-        let writer = spawn_writer(store.clone(), config.clone(), log_key, None);
+        let writer = spawn_writer(store.clone(), config.clone(), log_key, None, Some(paths.acked_checkpoint()));
         let ledger = Ledger { store, paths, config, vkey, writer: Some(writer) };
         ledger.writer()?.append_blocking(st, sig)?;
         Ok(ledger)
@@ -289,6 +294,9 @@ impl Ledger {
         let config = store.config()?.ok_or_else(|| LedgerError::NotALedger(dir.to_path_buf()))?;
         let vkey = log_verifier(&config)?;
         let head = if check { Some(self_check(store.as_ref(), &vkey)?) } else { None };
+        if let Some(h) = &head {
+            check_acked(store.as_ref(), &vkey, h, &paths)?;
+        }
         let writer = if mode == Mode::Write {
             let log_key = read_key_file(&paths.log_key())?;
             if log_key.verifying_key().to_bytes() != config.log_key {
@@ -297,7 +305,7 @@ impl Ledger {
                     message: "this is not the ledger's log key".into(),
                 });
             }
-            Some(spawn_writer(store.clone(), config.clone(), log_key, head))
+            Some(spawn_writer(store.clone(), config.clone(), log_key, head, Some(paths.acked_checkpoint())))
         } else {
             None
         };
@@ -413,7 +421,17 @@ impl Ledger {
     /// Re-check everything (see `verify::LedgerVerifier`), then compare the
     /// stored Merkle nodes, indexes, head and checkpoints with the rebuild.
     pub fn verify(&self, progress: &dyn Fn(u64, u64)) -> Result<LedgerVerdict, LedgerError> {
-        verify_store(self.store.as_ref(), Some(&self.vkey), &[], progress)
+        verify_store(self.store.as_ref(), Some(&self.vkey), &self.acked(), progress)
+    }
+
+    /// The acknowledged checkpoint kept beside the store, as a checkpoint
+    /// the log must still extend (a store cut back below it is
+    /// `log_rewritten`).
+    fn acked(&self) -> Vec<Vec<u8>> {
+        match read_input_file(&self.paths.acked_checkpoint(), MAX_NOTE_FILE_BYTES) {
+            Ok(note) => vec![note],
+            Err(_) => Vec::new(),
+        }
     }
 
     /// `verify` as a court runs it: against the verifier key it trusts (not
@@ -425,7 +443,9 @@ impl Ledger {
         kept: &[Vec<u8>],
         progress: &dyn Fn(u64, u64),
     ) -> Result<LedgerVerdict, LedgerError> {
-        verify_store(self.store.as_ref(), Some(trusted), kept, progress)
+        let mut all = kept.to_vec();
+        all.extend(self.acked());
+        verify_store(self.store.as_ref(), Some(trusted), &all, progress)
     }
 
     /// Close: stop the writer after it has answered everything queued.
@@ -493,4 +513,34 @@ fn self_check(store: &dyn Store, vkey: &NoteVerifier) -> Result<Head, LedgerErro
         return Err(LedgerError::SelfCheck("head checkpoint does not match the head".into()));
     }
     Ok(head)
+}
+
+/// At open: the store must still hold everything ever acknowledged. The
+/// checkpoint kept beside it (`checkpoint.acked`, written after each sync)
+/// must be no larger than the head and commit to the same tree at its size;
+/// otherwise the store lost acknowledged entries (sled's recovery cuts a
+/// damaged log short without an error) and nothing may be appended over
+/// them. O(log n) node reads. A missing file (a ledger written before it
+/// existed) checks nothing; an unreadable one is refused.
+fn check_acked(store: &dyn Store, vkey: &NoteVerifier, head: &Head, paths: &Paths) -> Result<(), LedgerError> {
+    let path = paths.acked_checkpoint();
+    if !crate::files::exists_at(&path)? {
+        return Ok(());
+    }
+    let lost = |why: String| {
+        LedgerError::SelfCheck(format!(
+            "{why}: the store no longer holds what was acknowledged ({}); run `pil-ledger verify` and restore from a copy",
+            path.display()
+        ))
+    };
+    let note = read_input_file(&path, MAX_NOTE_FILE_BYTES).map_err(lost)?;
+    let cp = Checkpoint::open(&note, vkey)
+        .map_err(|e| lost(format!("the acknowledged checkpoint does not verify ({e})")))?;
+    if cp.size > head.size {
+        return Err(lost(format!("{} entries were acknowledged but the store holds {}", cp.size, head.size)));
+    }
+    if merkle::root(&Blake3Tree, &StoreNodes(store), cp.size)? != cp.root {
+        return Err(lost(format!("the store's tree at size {} differs from the acknowledged one", cp.size)));
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -238,7 +239,19 @@ struct Applied {
 /// caller hears about a group before it is durable.
 ///
 /// It runs over any [`Store`]; tests give it one that fails on purpose.
-pub fn spawn_writer(store: Arc<dyn Store>, config: LedgerConfig, log_key: SigningKey, head: Option<Head>) -> Writer {
+///
+/// `witness`: where to keep the checkpoint of the newest acknowledged head
+/// (`DATA/checkpoint.acked`), rewritten after every sync and before any
+/// caller of that sync is answered, so a store that later loses
+/// acknowledged entries (sled's recovery cuts a damaged log short) is
+/// caught at open and by `verify`.
+pub fn spawn_writer(
+    store: Arc<dyn Store>,
+    config: LedgerConfig,
+    log_key: SigningKey,
+    head: Option<Head>,
+    witness: Option<PathBuf>,
+) -> Writer {
     let (tx, mut rx) = mpsc::channel::<Job>(QUEUE_BOUND);
     let (to_syncer, from_writer) = std::sync::mpsc::sync_channel::<Applied>(64);
     let failed = Arc::new(std::sync::Mutex::new(None::<String>));
@@ -282,6 +295,12 @@ pub fn spawn_writer(store: Arc<dyn Store>, config: LedgerConfig, log_key: Signin
                     Some(_) => store.sync().map_err(|e| format!("storage failure while making a commit durable: {e}")),
                     None => Ok(()),
                 };
+                let outcome = outcome.and_then(|()| match (&newest, &witness) {
+                    (Some(h), Some(path)) => write_witness(path, &h.checkpoint).map_err(|e| {
+                        format!("could not record the acknowledged checkpoint in {}: {e}", path.display())
+                    }),
+                    _ => Ok(()),
+                });
                 match outcome {
                     Ok(()) => {
                         if let Some(h) = newest {
@@ -307,6 +326,17 @@ pub fn spawn_writer(store: Arc<dyn Store>, config: LedgerConfig, log_key: Signin
         })
         .expect("spawn syncer thread");
     Writer { handle: WriterHandle { tx }, threads: vec![writer, syncer], durable }
+}
+
+/// Replace the acknowledged-checkpoint file: write a temporary file, then
+/// rename it over the old one, so a reader sees the old note or the new one,
+/// never a torn one. Not fsynced: after a power cut it may lag behind the
+/// store (a weaker check, never a false alarm); it never runs ahead, being
+/// written only after the store's own sync.
+fn write_witness(path: &std::path::Path, note: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("acked.tmp");
+    std::fs::write(&tmp, note.as_bytes())?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Node reads for one group: the group's new nodes plus a read-through cache

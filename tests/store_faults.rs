@@ -164,7 +164,7 @@ fn writer_over(dir: &std::path::Path, fail_apply_at: usize, fail_sync_at: usize)
     let config = st.config().unwrap().unwrap();
     let head = st.head().unwrap();
     let log_key = ledger::read_key_file(&dir.join("keys/log.key")).unwrap();
-    pil_ledger::writer::spawn_writer(std::sync::Arc::new(st), config, log_key, head)
+    pil_ledger::writer::spawn_writer(std::sync::Arc::new(st), config, log_key, head, None)
 }
 
 fn enrolment(dir: &std::path::Path, name: &str) -> (Vec<u8>, [u8; 64]) {
