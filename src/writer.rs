@@ -360,7 +360,7 @@ impl NodeSource for GroupNodes<'_> {
 enum Fate {
     Refused(LedgerError),
     New { seq: u64, hash: Hash32, created: Vec<(String, String)> },
-    Duplicate { seq: u64 },
+    Duplicate { seq: u64, created: Vec<(String, String)> },
 }
 
 impl WriterState {
@@ -422,7 +422,10 @@ impl WriterState {
                     prev = h;
                     size += 1;
                 }
-                Err(Ok(dup_seq)) => fates.push(Fate::Duplicate { seq: dup_seq }),
+                Err(Ok(dup_seq)) => fates.push(Fate::Duplicate {
+                    seq: dup_seq,
+                    created: st.body.created_ids(&st.case_id).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                }),
                 Err(Err(e)) => fates.push(Fate::Refused(e)),
             }
         }
@@ -486,10 +489,10 @@ impl WriterState {
                         duplicate: false,
                     })
                     .map_err(LedgerError::from),
-                Fate::Duplicate { seq } => (|| {
+                Fate::Duplicate { seq, created } => (|| {
                     let hash = nodes.node(0, seq)?;
                     let proof = merkle::inclusion_proof(&Blake3Tree, &nodes, seq, size)?;
-                    Ok(Ack { seq, hash, checkpoint: checkpoint.clone(), size, proof, created: vec![], duplicate: true })
+                    Ok(Ack { seq, hash, checkpoint: checkpoint.clone(), size, proof, created, duplicate: true })
                 })(),
             };
             replies.push((job.reply, reply));

@@ -117,6 +117,10 @@ fn hand_built_statements_are_appended_proven_and_read_back() {
     for k in ["seq", "hash", "checkpoint", "size", "proof"] {
         assert_eq!(again[k], ack[k], "{k}");
     }
+    // The ids the entry created come back too: the original ack, exactly.
+    let mut original = ack.clone();
+    original["duplicate"] = json!(true);
+    assert_eq!(again, original);
 
     // The page of entries shows the same objects.
     let r = get(&a, &s.url("/v1/entries?from=1&to=2"), Some(&token));

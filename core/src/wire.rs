@@ -426,6 +426,24 @@ impl Body {
         }
     }
 
+    /// The ids an accepted statement with this body creates, as its
+    /// acknowledgement names them (`case_id`, `evidence_id`, `account_id`,
+    /// `obligation_id`, `request_id`). `case_id` is the statement's. The
+    /// rules report the same ids when they accept the entry; this lets a
+    /// resubmission get the original acknowledgement back, ids included.
+    pub fn created_ids(&self, case_id: &str) -> Vec<(&'static str, String)> {
+        match self {
+            Body::CaseOpened { .. } => vec![("case_id", case_id.to_string())],
+            Body::EvidenceRegistered { evidence_id, .. } | Body::EvidenceDerived { evidence_id, .. } => {
+                vec![("evidence_id", evidence_id.clone())]
+            }
+            Body::AccountOpened { account_id, .. } => vec![("account_id", account_id.clone())],
+            Body::Obligation { obligation_id, .. } => vec![("obligation_id", obligation_id.clone())],
+            Body::DisbursementRequested { request_id, .. } => vec![("request_id", request_id.clone())],
+            _ => Vec::new(),
+        }
+    }
+
     /// The evidence item an evidence entry is about (`None` for other kinds).
     pub fn evidence_id(&self) -> Option<&str> {
         match self {

@@ -262,3 +262,16 @@ fn an_item_is_acted_on_under_its_own_case_only() {
         "unknown_evidence"
     );
 }
+
+#[test]
+fn a_body_names_the_ids_its_acceptance_creates() {
+    let mut t = team();
+    for (case, body) in [
+        ("C-NEW", Body::CaseOpened { title: "t".into(), area: "a".into(), unit: "u".into() }),
+        (CASE, register("E1", file(1), &["Li Si"])),
+    ] {
+        let (_, out) = t.s.step(&t.pros, case, body.clone()).unwrap();
+        let created: Vec<(&str, String)> = out.created.clone();
+        assert_eq!(created, body.created_ids(case));
+    }
+}
