@@ -43,3 +43,50 @@ fn a_store_of_an_unknown_storage_format_is_refused_before_anything() {
         assert_eq!(r.err_json()["error"]["code"], "unsupported_storage_format", "{args:?}");
     }
 }
+
+#[test]
+fn a_usage_error_is_one_line_naming_the_missing_arguments() {
+    let e = Env::new();
+    e.init();
+    let r = e.run(&["revoke", "--reason", "r"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(lines[0].starts_with("error [invalid_argument]: "), "{}", r.stderr);
+    assert!(lines[0].contains("--key <KEY>") && lines[0].contains("--pubkey <PUBKEY>"), "{}", r.stderr);
+    assert!(!lines[0].contains("Usage"), "{}", r.stderr);
+
+    let r = e.run(&["--json", "revoke", "--reason", "r"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stderr.trim()).unwrap();
+    assert_eq!(v["error"]["code"], "invalid_argument");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("--key <KEY>") && m.contains("--pubkey <PUBKEY>"), "{m}");
+
+    // --help and --version are not errors
+    assert_eq!(e.run(&["--help"]).code, 0);
+    assert_eq!(e.run(&["--version"]).code, 0);
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let e = Env::new();
+    e.init();
+    for i in 0..3 {
+        e.enroll(&format!("P{i}"), "prosecutor");
+    }
+    let bin = format!("'{}' --data '{}' entries", common::BIN, s(&e.data()));
+    let sh = |cmd: &str| {
+        let o = std::process::Command::new("sh").args(["-c", cmd]).env_remove("PIL_DATA").output().unwrap();
+        (o.stdout, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (out, stderr) = sh(&format!("{bin} | head -c 1"));
+    assert_eq!(out.len(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The reader is surely gone before the first write: SIGPIPE (141), not
+    // a panic (101).
+    let (_, stderr) = sh(&format!("(sleep 0.3; {bin}; echo \"status=$?\" >&2) | true"));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("status=141"), "{stderr}");
+}

@@ -2,8 +2,15 @@
 //! for a thin client, which signs them itself: the server never holds a
 //! person's key), `POST /v1/statements` (signed statements to the one
 //! writer), `POST /v1/verify/file` (a file streamed into the hashers).
+//!
+//! A streamed file must keep coming: no more than `PIL_HTTP_BODY_IDLE_MS`
+//! between two chunks, and once `PIL_HTTP_TIMEOUT_MS` (default 30 s) has
+//! passed, at least [`MIN_UPLOAD_RATE`] (64 KiB/s) on average since the
+//! start; otherwise 408 `request_timeout`, so a client that dribbles bytes
+//! cannot hold a connection and a `PIL_HTTP_CONCURRENCY` slot for ever.
 
 use std::io::Read;
+use std::time::Duration;
 
 use axum::body::{Body as ReqBody, Bytes, HttpBody};
 use axum::extract::State;
@@ -26,8 +33,15 @@ use crate::evidence_read;
 /// multiple of the limit, before answering 413: a client that sent a body a
 /// little too large then reads the answer, instead of a connection reset
 /// (closing a socket with unread data resets it). A body announced larger
-/// than that is refused at once, unread.
+/// than the limit is refused at once (413 without waiting for it); if it is
+/// announced within this multiple, it is still read and dropped in the
+/// background (for at most `PIL_HTTP_TIMEOUT_MS`) so that a fast client
+/// gets the answer rather than a reset.
 const DRAIN_FACTOR: usize = 4;
+
+/// The least average rate of a `POST /v1/verify/file` upload, in bytes per
+/// second, enforced once the first `PIL_HTTP_TIMEOUT_MS` have passed.
+pub const MIN_UPLOAD_RATE: u64 = 64 * 1024;
 
 /// A JSON request body of the expected shape, at most `PIL_HTTP_MAX_BODY`
 /// bytes (413 `body_too_large` beyond). Any content type is accepted, so
@@ -42,7 +56,17 @@ async fn json_body<T: DeserializeOwned>(st: &AppState, mut body: ReqBody) -> Res
             format!("the request body is over the limit of {limit} bytes"),
         )
     };
-    if body.size_hint().lower() > cap as u64 {
+    let announced = body.size_hint().lower();
+    if announced > limit as u64 {
+        if announced <= cap as u64 {
+            // Answer now; read the rest (bounded by the announced length and
+            // the whole-request timeout) without holding the request slot.
+            let within = st.0.limits.timeout;
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(within, async move { while let Some(Ok(_)) = body.frame().await {} }).await;
+            });
+        }
         return Err(too_large());
     }
     let mut buf = Vec::new();
@@ -167,10 +191,15 @@ impl Read for ChannelReader {
 }
 
 /// `POST /v1/verify/file`: the raw bytes of a file, streamed (any size; no
-/// body limit, but each chunk must arrive within the idle timeout) into
-/// `hash_reader`; then the verdict JSON of `verify-file --json`.
+/// body limit, but each chunk must arrive within the idle timeout, and after
+/// the first `PIL_HTTP_TIMEOUT_MS` the average rate must stay at least
+/// [`MIN_UPLOAD_RATE`], else 408) into `hash_reader`; then the verdict JSON
+/// of `verify-file --json`.
 pub async fn verify_file(State(st): State<AppState>, body: ReqBody) -> Result<Json<Value>, ApiError> {
     let idle = st.0.limits.body_idle;
+    let grace = st.0.limits.timeout;
+    let start = tokio::time::Instant::now();
+    let mut received: u64 = 0;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let hashing = tokio::task::spawn_blocking(move || {
         pil_ledger_core::digest::hash_reader(ChannelReader { rx, cur: Bytes::new() }, &|_| {})
@@ -178,7 +207,30 @@ pub async fn verify_file(State(st): State<AppState>, body: ReqBody) -> Result<Js
     let mut body = body;
     let mut failure = None;
     loop {
-        match tokio::time::timeout(idle, body.frame()).await {
+        // The average rate falls below the minimum at `start + received /
+        // MIN_UPLOAD_RATE`, but never before the grace time.
+        let slow_at = start + grace.max(Duration::from_secs_f64(received as f64 / MIN_UPLOAD_RATE as f64));
+        let now = tokio::time::Instant::now();
+        let too_slow = || {
+            ApiError::transport(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+                format!(
+                    "the file arrived at under {MIN_UPLOAD_RATE} bytes/s on average ({received} bytes in {} ms)",
+                    now.max(slow_at).duration_since(start).as_millis()
+                ),
+            )
+        };
+        if now >= slow_at {
+            failure = Some(too_slow());
+            break;
+        }
+        let wait = idle.min(slow_at - now);
+        match tokio::time::timeout(wait, body.frame()).await {
+            Err(_) if wait < idle => {
+                failure = Some(too_slow());
+                break;
+            }
             Err(_) => {
                 failure = Some(ApiError::transport(
                     StatusCode::REQUEST_TIMEOUT,
@@ -194,6 +246,7 @@ pub async fn verify_file(State(st): State<AppState>, body: ReqBody) -> Result<Js
             }
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
+                    received = received.saturating_add(data.len() as u64);
                     if tx.send(Ok(data)).await.is_err() {
                         break; // the hasher stopped: its error is reported below
                     }
