@@ -296,6 +296,19 @@ pub fn list_items(l: &Ledger, case_id: &str, json: bool) -> Result<(), Failure> 
     Ok(())
 }
 
+/// Digests an earlier forensic record gave (`--prior-digest`), each marked
+/// weak or not. They matched the file when it was registered; they are
+/// shown, never used to find the file, so never the basis of `valid`.
+fn prior_digests(entry: &[u8]) -> Vec<Value> {
+    let body = Entry::from_bytes(entry).ok().and_then(|e| Statement::from_bytes(&e.statement).ok()).map(|st| st.body);
+    match body {
+        Some(Body::EvidenceRegistered { prior_digests, .. }) => {
+            prior_digests.iter().map(|d| json!({"digest": d.to_string(), "weak": d.alg.is_weak()})).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Find the item by any of the file's digests and decide the file.
 pub fn file_verdict(l: &Ledger, fd: &FileDigests) -> Result<(FileVerdict, Value), ReadError> {
     let digests = fd.digests();
@@ -329,6 +342,7 @@ pub fn file_verdict(l: &Ledger, fd: &FileDigests) -> Result<(FileVerdict, Value)
         "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
         "file_digests": digests.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
         "signer": author.as_ref().map(|a| json!({"holder": a.holder, "unit": a.unit})),
+        "prior_digests": prior_digests(&entry),
     });
     Ok((verdict, extra))
 }
@@ -354,6 +368,13 @@ pub fn print_file_verdict(json: bool, v: &FileVerdict, extra: &Value, _zone: Zon
     }
     if let Some(s) = extra.get("signer").and_then(|s| s.get("holder")) {
         println!("  signed by {}", s.as_str().unwrap_or(""));
+    }
+    for p in extra.get("prior_digests").and_then(Value::as_array).into_iter().flatten() {
+        let weak = if p["weak"] == true { "weak; " } else { "" };
+        println!(
+            "  earlier forensic record: {} ({weak}shown, not used to find the file)",
+            p["digest"].as_str().unwrap_or("")
+        );
     }
     for r in &v.reasons {
         let seq = r.seq.map_or(String::new(), |s| format!(" (seq {s})"));

@@ -363,9 +363,14 @@ fn a_matching_prior_md5_is_recorded_as_weak() {
     let shown = t.e.run(&["--json", "show", &seq.to_string()]).ok().json();
     let prior = &shown["statement"]["body"]["prior_digests"][0];
     assert_eq!(prior["alg"], "md5");
-    // the weak digest is not a way to find the item
+    // the weak digest is not a way to find the item, and is shown as weak
     let (_, v) = verify_file(&t.e, &f);
     assert_eq!(v["evidence_id"], r.json()["evidence_id"]);
+    assert_eq!(v["prior_digests"][0]["digest"], "md5:900150983cd24fb0d6963f7d28e17f72");
+    assert_eq!(v["prior_digests"][0]["weak"], true);
+    assert_eq!(codes(&v), ["second_collector_missing"], "the prior digest adds no reason of its own: {v}");
+    let plain = t.e.run(&["verify-file", s(&f)]).stdout;
+    assert!(plain.contains("weak; shown, not used to find the file"), "{plain}");
 }
 
 /// `--file DIR` registers the directory's regular files only: a symbolic
