@@ -4,21 +4,26 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pil_ledger_core::authority::Role;
 use pil_ledger_core::json as pjson;
 use pil_ledger_core::keys;
 use pil_ledger_core::note::{Checkpoint, NoteVerifier};
-use pil_ledger_core::verify::{LedgerVerdict, VerdictKind};
-use pil_ledger_core::wire::{Body, Entry, Hash32};
+use pil_ledger_core::verify::VerdictKind;
+use pil_ledger_core::wire::{Body, Entry};
 use serde_json::json;
 
 use crate::client::{Backend, Target};
 use crate::evidence_cli::{self, CaseCmd, CustodyCmd, EvidenceCmd, ItemArgs};
-use crate::ledger::{self, Ack, Ledger, LedgerError};
+use crate::ledger::{self, Ledger, LedgerError};
 use crate::store::Store;
+
+mod entry;
+mod output;
+pub use entry::main;
+use output::{hexes, pubkey_arg};
+pub(crate) use output::{print_ack, print_verdict, progress_bar};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -294,110 +299,6 @@ impl From<std::io::Error> for Failure {
 
 pub(crate) fn refused(code: &'static str, message: impl Into<String>) -> Failure {
     Failure { exit: 2, code, message: message.into() }
-}
-
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            // args_os: an argument that is not UTF-8 is what got us here
-            // (clap's InvalidUtf8), so `args()` would panic on it.
-            let json = std::env::args_os().any(|a| a == "--json");
-            // One line: clap's meaningful lines joined (the missing
-            // arguments' names included), without "Usage:" and the hint.
-            let msg = e.to_string();
-            let mut message = String::new();
-            let whole_help = e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
-            if whole_help {
-                // clap's answer is the whole help: keep its usage line only
-                let usage = msg.lines().find_map(|l| l.trim().strip_prefix("Usage:")).unwrap_or("").trim();
-                message = format!("a subcommand is required: {usage}");
-            }
-            for raw in msg.lines().filter(|_| !whole_help) {
-                let l = raw.trim().trim_start_matches("error: ").trim();
-                if l.starts_with("Usage:") {
-                    break;
-                }
-                if l.is_empty() || l.starts_with("For more information") {
-                    continue;
-                }
-                if !message.is_empty() {
-                    // clap lists the missing arguments one per indented line
-                    let item = raw.starts_with(char::is_whitespace) && !l.starts_with("tip:");
-                    message.push_str(match (message.ends_with(':'), item) {
-                        (true, _) => " ",
-                        (false, true) => ", ",
-                        (false, false) => "; ",
-                    });
-                }
-                message.push_str(l);
-            }
-            if message.is_empty() {
-                message = "invalid arguments".to_string();
-            }
-            if json {
-                eprintln!("{}", json!({"error": {"code": "invalid_argument", "message": message}}));
-            } else {
-                eprintln!("error [invalid_argument]: {message}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PIL_LOG").unwrap_or_else(|_| "warn,sled=off".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let json = cli.json;
-    match crate::writer::check_clock_env().map_err(Failure::from).and_then(|()| run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            if json {
-                eprintln!("{}", json!({"error": {"code": f.code, "message": f.message}}));
-            } else {
-                eprintln!("error [{}]: {}", f.code, f.message);
-            }
-            ExitCode::from(f.exit)
-        }
-    }
-}
-
-pub(crate) fn print_ack(json: bool, ack: &Ack) {
-    if json {
-        println!("{}", ack.to_json());
-    } else {
-        let mut extra = String::new();
-        for (k, v) in &ack.created {
-            extra.push_str(&format!(" {k}={v}"));
-        }
-        let dup = if ack.duplicate { " (already in the log)" } else { "" };
-        println!("appended seq {} hash {}{extra}{dup}; checkpoint size {}", ack.seq, hex::encode(ack.hash), ack.size);
-    }
-}
-
-fn hexes(v: &[Hash32]) -> Vec<String> {
-    v.iter().map(hex::encode).collect()
-}
-
-fn pubkey_arg(s: &str) -> Result<[u8; 32], Failure> {
-    keys::parse_public_hex(s).map_err(|e| refused("invalid_key", format!("--pubkey: {e}")))
-}
-
-pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
-    let pb = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }
 
 fn run(cli: Cli) -> Result<u8, Failure> {
@@ -692,23 +593,5 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Serve { listen, public_read } => crate::server::run_serve(&data, json, &listen, public_read),
         Cmd::Token { what } => crate::server::auth::run_token(&data, json, what),
         Cmd::Fund { what } => crate::fund_cli::run(&t, json, *what),
-    }
-}
-
-pub(crate) fn print_verdict(json: bool, v: &LedgerVerdict) {
-    if json {
-        println!("{}", serde_json::to_string(v).expect("verdict serialises"));
-        return;
-    }
-    match v.first_bad_seq {
-        Some(s) => println!("{}: {} entries, first bad seq {s}", v.verdict.as_str(), v.entries),
-        None => println!("{}: {} entries, root {}", v.verdict.as_str(), v.entries, hex::encode(v.root)),
-    }
-    for r in &v.reasons {
-        let seq = r.seq.map_or(String::new(), |s| format!(" seq {s}"));
-        println!("  {:?} {}{seq}: {}", r.severity, r.code, r.message);
-    }
-    if v.more_reasons > 0 {
-        println!("  ... and {} more", v.more_reasons);
     }
 }

@@ -131,3 +131,14 @@ pub(crate) fn exists_at(p: &Path) -> Result<bool, LedgerError> {
         Err(source) => Err(LedgerError::IoAt { path: p.to_path_buf(), source }),
     }
 }
+
+/// Replace the acknowledged-checkpoint file: write a temporary file, then
+/// rename it over the old one, so a reader sees the old note or the new one,
+/// never a torn one. Not fsynced: after a power cut it may lag behind the
+/// store (a weaker check, never a false alarm); it never runs ahead, being
+/// written only after the store's own sync.
+pub(crate) fn write_witness(path: &std::path::Path, note: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("acked.tmp");
+    std::fs::write(&tmp, note.as_bytes())?;
+    std::fs::rename(&tmp, path)
+}

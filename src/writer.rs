@@ -296,7 +296,7 @@ pub fn spawn_writer(
                     None => Ok(()),
                 };
                 let outcome = outcome.and_then(|()| match (&newest, &witness) {
-                    (Some(h), Some(path)) => write_witness(path, &h.checkpoint).map_err(|e| {
+                    (Some(h), Some(path)) => crate::files::write_witness(path, &h.checkpoint).map_err(|e| {
                         format!("could not record the acknowledged checkpoint in {}: {e}", path.display())
                     }),
                     _ => Ok(()),
@@ -326,17 +326,6 @@ pub fn spawn_writer(
         })
         .expect("spawn syncer thread");
     Writer { handle: WriterHandle { tx }, threads: vec![writer, syncer], durable }
-}
-
-/// Replace the acknowledged-checkpoint file: write a temporary file, then
-/// rename it over the old one, so a reader sees the old note or the new one,
-/// never a torn one. Not fsynced: after a power cut it may lag behind the
-/// store (a weaker check, never a false alarm); it never runs ahead, being
-/// written only after the store's own sync.
-fn write_witness(path: &std::path::Path, note: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("acked.tmp");
-    std::fs::write(&tmp, note.as_bytes())?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Node reads for one group: the group's new nodes plus a read-through cache
