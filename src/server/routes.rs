@@ -175,11 +175,10 @@ pub async fn inclusion(
     q: Result<Query<SizeQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (seq, q) = (path(seq)?, query(q)?);
-    blocking(&st, move |l| {
-        let (size, leaf, proof) = l.prove_inclusion(seq, q.size)?;
-        Ok(Json(json!({"seq": seq, "size": size, "leaf": hex::encode(leaf), "proof": hexes(&proof)})))
-    })
-    .await
+    // About log2(n) node reads of 32 bytes, from sled's cache in practice:
+    // cheaper than a hop to the blocking pool.
+    let (size, leaf, proof) = st.0.ledger.prove_inclusion(seq, q.size)?;
+    Ok(Json(json!({"seq": seq, "size": size, "leaf": hex::encode(leaf), "proof": hexes(&proof)})))
 }
 
 #[derive(Deserialize)]
