@@ -2,7 +2,10 @@
 //! one from a ledger opened read-only, at its head checkpoint; `bundle
 //! verify` checks one offline with the core's verifier, reading no data
 //! directory. [`export_bundle`] and `pil_ledger_core::bundle::verify_bundle`
-//! are the entry points the HTTP layer shares.
+//! are the entry points the HTTP layer shares; [`files`] carries original
+//! evidence files (`--with-files DIR`).
+
+pub mod files;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -41,6 +44,11 @@ pub enum BundleCmd {
         /// A checkpoint note the court kept: adds a consistency proof from it.
         #[arg(long)]
         since_checkpoint: Option<PathBuf>,
+        /// Carry the original evidence files found directly in DIR: each one
+        /// that is the registered file (size and digests) of an item among
+        /// the entries; the others are skipped and named on stderr.
+        #[arg(long, value_name = "DIR")]
+        with_files: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -232,6 +240,7 @@ pub fn export_bundle(l: &Ledger, sel: &Selection) -> Result<Bundle, LedgerError>
         entries,
         registry,
         consistency,
+        files: Vec::new(),
     })
 }
 
@@ -297,6 +306,10 @@ fn print_verdict(json: bool, v: &BundleVerdict) {
         let at = pil_ledger_core::json::rfc3339_ms(e.recorded_at_ms);
         println!("  seq {} {} by {who} at {at}", e.seq, e.kind);
     }
+    for f in &v.files {
+        let is = if f.matches { "is" } else { "is NOT" };
+        println!("  file of {} (seq {}), {} bytes: {is} the registered file", f.evidence_id, f.seq, f.size);
+    }
     for r in &v.reasons {
         let seq = r.seq.map_or(String::new(), |s| format!(" seq {s}"));
         println!("  {:?} {}{seq}: {}", r.severity, r.code, r.message);
@@ -306,10 +319,44 @@ fn print_verdict(json: bool, v: &BundleVerdict) {
     }
 }
 
+fn files_failure(e: files::FilesError) -> Failure {
+    Failure { exit: e.class().exit_code(), code: e.code(), message: e.to_string() }
+}
+
+/// What `bundle export` wrote; skipped files and items without a file are
+/// named on stderr.
+fn report_export(json: bool, out: &Path, b: &Bundle, c: &files::Carried, vkey: &NoteVerifier) {
+    for (name, why) in &c.skipped {
+        eprintln!("skipped {name}: {why}");
+    }
+    for (seq, id) in &c.without_file {
+        eprintln!("no file for {id} (seq {seq}): none given is its registered file");
+    }
+    let size = Checkpoint::open(b.checkpoint.as_bytes(), vkey).map_or(0, |c| c.size);
+    if json {
+        let files: Vec<_> = c.files.iter().map(|(f, s, id)| json!({"file": f, "seq": s, "evidence_id": id})).collect();
+        let skipped: Vec<_> = c.skipped.iter().map(|(f, why)| json!({"file": f, "why": why})).collect();
+        let without: Vec<_> = c.without_file.iter().map(|(s, id)| json!({"seq": s, "evidence_id": id})).collect();
+        println!(
+            "{}",
+            json!({"out": out.display().to_string(), "size": size, "entries": b.entries.len(),
+                   "registry": b.registry.len(), "files": files, "skipped": skipped, "without_file": without})
+        );
+    } else {
+        let files = if c.files.is_empty() { String::new() } else { format!(", {} original files", c.files.len()) };
+        println!(
+            "wrote {}: {} entries and {} key-registry entries at checkpoint size {size}{files}",
+            out.display(),
+            b.entries.len(),
+            b.registry.len()
+        );
+    }
+}
+
 /// `bundle export` / `bundle verify`.
 pub fn run(data: &Path, json: bool, cmd: BundleCmd) -> Result<u8, Failure> {
     match cmd {
-        BundleCmd::Export { seqs, cases, evidence, since_checkpoint, out } => {
+        BundleCmd::Export { seqs, cases, evidence, since_checkpoint, with_files, out } => {
             let since = match since_checkpoint {
                 None => None,
                 Some(p) => Some(
@@ -317,26 +364,23 @@ pub fn run(data: &Path, json: bool, cmd: BundleCmd) -> Result<u8, Failure> {
                         .map_err(|m| refused("invalid_argument", format!("--since-checkpoint {}: {m}", p.display())))?,
                 ),
             };
-            let l = Ledger::open(data, false)?;
-            let b = export_bundle(&l, &Selection { seqs, cases, evidence, since })?;
-            let mut text = serde_json::to_string_pretty(&b).expect("bundle serialises");
-            text.push('\n');
-            write_atomic(&out, text.as_bytes())?;
-            let size = Checkpoint::open(b.checkpoint.as_bytes(), l.vkey()).map_or(0, |c| c.size);
-            if json {
-                let o = out.display().to_string();
-                println!(
-                    "{}",
-                    json!({"out": o, "size": size, "entries": b.entries.len(), "registry": b.registry.len()})
-                );
-            } else {
-                println!(
-                    "wrote {}: {} entries and {} key-registry entries at checkpoint size {size}",
-                    out.display(),
-                    b.entries.len(),
-                    b.registry.len()
-                );
+            if let Some(dir) = &with_files {
+                if !dir.is_dir() {
+                    return Err(refused(
+                        "invalid_argument",
+                        format!("--with-files {}: not a directory", dir.display()),
+                    ));
+                }
             }
+            let l = Ledger::open(data, false)?;
+            let mut b = export_bundle(&l, &Selection { seqs, cases, evidence, since })?;
+            let carried = match &with_files {
+                None => files::Carried::default(),
+                Some(dir) => files::attach_dir(&mut b, dir).map_err(files_failure)?,
+            };
+            let text = files::to_text(&b).map_err(files_failure)?;
+            write_atomic(&out, text.as_bytes())?;
+            report_export(json, &out, &b, &carried, l.vkey());
             Ok(0)
         }
         BundleCmd::Verify { file, vkey, checkpoint } => {

@@ -4,130 +4,20 @@
 //! tamper matrix in which no change is ever judged valid, and `verify`
 //! catching a tampered registry note.
 
+mod bundle_support;
 mod common;
+mod http_support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::BTreeMap;
 
-use common::{s, Env, Run, BIN};
+use bundle_support::*;
+use common::{s, Env};
 use pil_ledger::core::bundle::{self, verify_bundle, RegistryChain, RegistryNote};
 use pil_ledger::core::note::NoteVerifier;
 use pil_ledger::core::verify::VerdictKind;
 use pil_ledger::ledger;
 use pil_ledger::store::SledStore;
-use serde_json::Value;
-
-const CASE: &str = "（2026）京04民初9号";
-
-struct World {
-    e: Env,
-    vkey: String,
-    /// A checkpoint note kept before the evidence was added.
-    kept: PathBuf,
-    evidence: String,
-    /// Seq of the case opened by the key revoked later, and of the revocation.
-    by_revoked: u64,
-    revocation: u64,
-    transfer: u64,
-}
-
-fn ack(r: Run) -> Value {
-    let line = r.ok().stdout;
-    serde_json::from_str(line.lines().last().unwrap()).unwrap()
-}
-
-fn world() -> World {
-    let e = Env::new();
-    let vkey = e.init();
-    e.enroll("Zhou Officer", "key-officer");
-    let (pros, _) = e.enroll("Li Si", "prosecutor");
-    let (asst, _) = e.enroll("Zhao Liu", "assistant");
-    let (cust, cust_pk) = e.enroll("Qian Qi", "custodian");
-    let (gone, gone_pk) = e.enroll("Sun Ba", "prosecutor");
-    let r = e.run(&["--json", "case", "open", "--key", s(&gone), "--case", "OLD-1", "--title", "earlier matter"]);
-    let by_revoked = ack(r)["seq"].as_u64().unwrap();
-    let o = e.officer();
-    let r = e.run(&["--json", "revoke", "--key", s(&o), "--pubkey", &gone_pk, "--reason", "left the unit"]);
-    let revocation = ack(r)["seq"].as_u64().unwrap();
-    let kept = e.path("kept.note");
-    std::fs::write(&kept, e.run(&["checkpoint"]).ok().stdout).unwrap();
-    e.run(&["case", "open", "--key", s(&pros), "--case", CASE, "--title", "Chaobai River discharge"]).ok();
-    let f = e.path("photo.jpg");
-    std::fs::write(&f, b"outfall 3 at dawn").unwrap();
-    let r = e.run(&[
-        "--json",
-        "evidence",
-        "add",
-        "--key",
-        s(&pros),
-        "--case",
-        CASE,
-        "--file",
-        s(&f),
-        "--collector",
-        "Li Si",
-        "--collector",
-        "Zhao Liu",
-        "--method",
-        "photograph",
-        "--place",
-        "outfall 3",
-        "--collected-at",
-        "2026-11-20T10:30:00+08:00",
-    ]);
-    let a = ack(r);
-    let (evidence, reg) = (a["evidence_id"].as_str().unwrap().to_string(), a["seq"].as_u64().unwrap());
-    e.run(&["endorse", "--key", s(&asst), "--seq", &reg.to_string(), "--capacity", "second-collector"]).ok();
-    let t = ["custody", "transfer", "--key", s(&pros), "--evidence", &evidence, "--to", &cust_pk];
-    let r = e.run(&[&["--json"][..], &t[..], &["--purpose", "storage"][..]].concat());
-    let transfer = ack(r)["seq"].as_u64().unwrap();
-    e.run(&["custody", "receive", "--key", s(&cust), "--evidence", &evidence, "--file", s(&f)]).ok();
-    World { e, vkey, kept, evidence, by_revoked, revocation, transfer }
-}
-
-fn export(w: &World, name: &str, sel: &[&str]) -> PathBuf {
-    let out = w.e.path(name);
-    let mut args = vec!["--json", "bundle", "export", "--out", s(&out)];
-    args.extend_from_slice(sel);
-    w.e.run(&args).ok();
-    out
-}
-
-/// `bundle verify` run from an empty directory with `--data` pointing
-/// nowhere: the bundle alone decides.
-fn verify_offline(file: &Path, vkey: &str, extra: &[&str]) -> Run {
-    let empty = tempfile::tempdir().unwrap();
-    let nowhere = empty.path().join("no-such-data");
-    let o = Command::new(BIN)
-        .current_dir(empty.path())
-        .env_remove("PIL_DATA")
-        .arg("--data")
-        .arg(&nowhere)
-        .args(["--json", "bundle", "verify", s(file), "--vkey", vkey])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(!nowhere.exists(), "verify created a data directory");
-    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0, "verify wrote into its directory");
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn codes(v: &Value) -> Vec<String> {
-    v["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
-}
-
-fn errors(v: &Value) -> Vec<String> {
-    let e = v["reasons"].as_array().unwrap().iter().filter(|r| r["severity"] == "error");
-    e.map(|r| r["code"].as_str().unwrap().to_string()).collect()
-}
-
-fn load(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
+use serde_json::{json, Value};
 
 #[test]
 fn evidence_case_and_seq_bundles_verify_offline_and_a_left_out_revocation_fails() {
@@ -207,112 +97,57 @@ fn a_receipt_whose_rehash_differs_is_custody_rehash_mismatch() {
 }
 
 /// Every change to a bundle, one at a time, is detected: judged invalid or
-/// refused as input, never valid.
+/// refused as input, never valid. Leaving entries or files out makes a
+/// smaller bundle, whose verdict lists exactly what is left.
 #[test]
 fn tamper_matrix_no_change_is_ever_valid() {
     let w = world();
-    let path = export(&w, "all.json", &["--evidence", &w.evidence, "--since-checkpoint", s(&w.kept)]);
+    let path = full_bundle(&w);
     let good = load(&path);
+    assert_eq!(good["files"].as_array().unwrap().len(), 2, "{good}");
     let vk = NoteVerifier::parse(&w.vkey).unwrap();
     let kept = std::fs::read(&w.kept).unwrap();
-    let judge = |v: &Value| match verify_bundle(v.to_string().as_bytes(), &vk, Some(&kept)) {
-        Err(_) => "refused".to_string(),
-        Ok(x) => x.verdict.as_str().to_string(),
-    };
-    assert_ne!(judge(&good), "invalid");
-    let mut cases: Vec<(String, Value)> = Vec::new();
-    let mut add = |name: String, f: &dyn Fn(&mut Value)| {
-        let mut v = good.clone();
-        f(&mut v);
-        assert!(v != good, "{name} changed nothing");
-        cases.push((name, v));
-    };
+    let honest = judge(&good, &vk, Some(&kept));
+    // (the second key officer was appointed by one officer: a warning)
+    assert_eq!((honest.verdict.as_str(), honest.errors.len()), ("valid-with-warnings", 0), "{honest:?}");
+    let mut cases = mutations(&good);
     let other = Env::new();
     let other_vkey = other.init();
-    add("vkey".into(), &|v| v["vkey"] = other_vkey.clone().into());
-    for field in ["checkpoint", "registry_note"] {
-        let text = good[field].as_str().unwrap().to_string();
-        for i in 0..text.len() {
-            if !text.is_char_boundary(i) || !text.is_char_boundary(i + 1) {
-                continue;
-            }
-            let c = text.as_bytes()[i];
-            let to = if c == b'\n' {
-                ' '
-            } else if c == b'A' {
-                'B'
-            } else {
-                'A'
-            };
-            let mut t = text.clone();
-            t.replace_range(i..i + 1, &to.to_string());
-            add(format!("{field}[{i}]"), &|v| v[field] = t.clone().into());
-        }
-    }
-    for list in ["entries", "registry"] {
-        let n = good[list].as_array().unwrap().len();
-        for k in 0..n {
-            let hexs = good[list][k]["entry"].as_str().unwrap().to_string();
-            let bytes = hex::decode(&hexs).unwrap();
-            for i in (0..bytes.len()).filter(|i| i % 5 == 0 || *i < 64 || *i + 64 >= bytes.len()) {
-                let mut b = bytes.clone();
-                b[i] ^= 0x01;
-                add(format!("{list}[{k}].entry[{i}]"), &|v| v[list][k]["entry"] = hex::encode(&b).into());
-            }
-            for p in 0..good[list][k]["proof"].as_array().unwrap().len() {
-                let h = good[list][k]["proof"][p].as_str().unwrap();
-                let flipped = format!("{}{}", if h.starts_with('0') { '1' } else { '0' }, &h[1..]);
-                add(format!("{list}[{k}].proof[{p}]"), &|v| v[list][k]["proof"][p] = flipped.clone().into());
-            }
-            let proof_len = good[list][k]["proof"].as_array().unwrap().len();
-            add(format!("{list}[{k}].proof dropped"), &|v| {
-                v[list][k]["proof"].as_array_mut().unwrap().truncate(proof_len.saturating_sub(1))
-            });
-            let seq = good[list][k]["seq"].as_u64().unwrap();
-            for d in [seq + 1, seq.wrapping_sub(1), seq + 1000] {
-                add(format!("{list}[{k}].seq={d}"), &|v| v[list][k]["seq"] = d.into());
-            }
-        }
-    }
-    let n = good["registry"].as_array().unwrap().len();
-    for k in 0..n {
-        add(format!("registry[{k}] dropped"), &|v| {
-            v["registry"].as_array_mut().unwrap().remove(k);
-        });
-        if k + 1 < n {
-            add(format!("registry[{k}] swapped"), &|v| v["registry"].as_array_mut().unwrap().swap(k, k + 1));
-        }
-    }
-    add("registry[1] repeated".into(), &|v| {
-        let r = v["registry"][1].clone();
-        v["registry"].as_array_mut().unwrap().insert(2, r);
-    });
-    add("consistency.old_size".into(), &|v| v["consistency"]["old_size"] = 1.into());
-    let h = good["consistency"]["old_root"].as_str().unwrap();
-    let flipped = format!("{}{}", if h.starts_with('0') { '1' } else { '0' }, &h[1..]);
-    add("consistency.old_root".into(), &|v| v["consistency"]["old_root"] = flipped.clone().into());
-    let c0 = good["consistency"]["proof"][0].as_str().unwrap();
-    let c0 = format!("{}{}", if c0.starts_with('0') { '1' } else { '0' }, &c0[1..]);
-    add("consistency.proof".into(), &|v| v["consistency"]["proof"][0] = c0.clone().into());
-    add("format".into(), &|v| v["format"] = "pil-ledger-bundle/v2".into());
-    add("extra field".into(), &|v| v["note"] = "trust me".into());
-    let upper = good["entries"][0]["proof"][0].as_str().unwrap().to_uppercase();
-    add("upper-case hex".into(), &|v| v["entries"][0]["proof"][0] = upper.clone().into());
-    assert!(cases.len() > 300, "{}", cases.len());
+    let mut v = good.clone();
+    v["vkey"] = other_vkey.into();
+    cases.push(Case { name: "vkey of another log".into(), bundle: v, kind: Kind::Tamper });
+    let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut passed = Vec::new();
-    for (name, v) in &cases {
-        let j = judge(v);
-        if j != "invalid" && j != "refused" {
-            passed.push(format!("{name}: {j}"));
+    for c in &cases {
+        let o = judge(&c.bundle, &vk, Some(&kept));
+        let field = c.name.split(['[', '.', ' ', '=']).next().unwrap().to_string();
+        *per_kind.entry(field).or_default() += 1;
+        match c.kind {
+            Kind::Tamper if o.verdict != "invalid" && o.verdict != "refused" => {
+                passed.push(format!("{}: {o:?}", c.name))
+            }
+            Kind::Selection => {
+                let (entries, files) = listed(&c.bundle);
+                if o.verdict == "refused" || o.entries != entries || o.files != files {
+                    passed.push(format!("{} (selection): {o:?}", c.name));
+                }
+            }
+            _ => {}
         }
     }
-    assert!(passed.is_empty(), "changes judged valid: {passed:#?}");
+    assert!(passed.is_empty(), "changes not detected: {passed:#?}");
+    for field in ["format", "vkey", "checkpoint", "registry_note", "entries", "registry", "consistency", "files"] {
+        assert!(per_kind.get(field).is_some_and(|n| *n > 0), "no mutation of {field}: {per_kind:?}");
+    }
+    assert!(cases.len() > 1000, "{} cases", cases.len());
+    eprintln!("tamper matrix: {} cases ({per_kind:?})", cases.len());
     // A sample through the binary: exit 1 or 2, never 0.
-    for (name, v) in cases.iter().step_by(cases.len() / 12) {
+    let tampers: Vec<&Case> = cases.iter().filter(|c| c.kind == Kind::Tamper).collect();
+    for c in tampers.iter().step_by(tampers.len() / 12) {
         let p = w.e.path("tampered.json");
-        std::fs::write(&p, v.to_string()).unwrap();
+        std::fs::write(&p, c.bundle.to_string()).unwrap();
         let r = verify_offline(&p, &w.vkey, &["--checkpoint", s(&w.kept)]);
-        assert!(r.code == 1 || r.code == 2, "{name}: exit {} {}", r.code, r.stdout);
+        assert!(r.code == 1 || r.code == 2, "{}: exit {} {}", c.name, r.code, r.stdout);
     }
 }
 
@@ -380,4 +215,179 @@ fn verify_recomputes_every_registry_note_and_old_ledgers_get_one_with_their_next
     assert_eq!(v["registry_count"].as_u64(), Some(honest.chain.count + 1));
     assert_eq!(load(&b)["format"], bundle::FORMAT);
     assert_ne!(verify_bundle(&std::fs::read(&b).unwrap(), &vk, None).unwrap().verdict, VerdictKind::Invalid);
+}
+
+#[test]
+fn with_files_carries_the_registered_originals_and_names_what_it_skipped() {
+    let w = world();
+    let out = w.e.path("files.json");
+    let sel = ["--evidence", &w.evidence, "--evidence", &w.evidence2, "--with-files", s(&w.originals)];
+    let r = w.e.run(&[&["--json", "bundle", "export", "--out", s(&out)][..], &sel[..]].concat()).ok();
+    let j: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let carried: Vec<&str> = j["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(carried, ["photo.jpg", "sample-2.txt"], "{j}");
+    let skipped: BTreeMap<&str, &str> = j["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap(), f["why"].as_str().unwrap()))
+        .collect();
+    assert_eq!(skipped.keys().copied().collect::<Vec<_>>(), ["link.jpg", "notes.txt", "subdir"], "{j}");
+    assert!(skipped["link.jpg"].contains("symbolic link") && skipped["notes.txt"].contains("no evidence"), "{j}");
+    assert!(r.stderr.contains("skipped notes.txt"), "{}", r.stderr);
+    assert_eq!(j["without_file"], json!([]));
+    // The files travel as the bytes collected and verify offline.
+    let b = load(&out);
+    let data: Vec<Vec<u8>> = b["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, f["data"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(data, [PHOTO, SAMPLE]);
+    let v = verify_offline(&out, &w.vkey, &[]).ok().json();
+    assert!(errors(&v).is_empty() && v["verdict"] != "invalid", "{v}");
+    let m: Vec<(&str, bool)> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["evidence_id"].as_str().unwrap(), f["matches"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(m, [(w.evidence.as_str(), true), (w.evidence2.as_str(), true)]);
+    // one changed byte of a carried file: invalid, with the file's code
+    let mut t = b.clone();
+    let mut photo = PHOTO.to_vec();
+    photo[0] ^= 1;
+    t["files"][0]["data"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &photo).into();
+    std::fs::write(&out, t.to_string()).unwrap();
+    let r = verify_offline(&out, &w.vkey, &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(errors(&r.json()), ["file_digest_mismatch"], "{}", r.stdout);
+    // a file carried under another item's registration
+    t["files"][0]["data"] = b["files"][1]["data"].clone();
+    std::fs::write(&out, t.to_string()).unwrap();
+    assert_eq!(errors(&verify_offline(&out, &w.vkey, &[]).json()), ["file_digest_mismatch"]);
+    t["files"][0]["seq"] = b["files"][1]["seq"].clone();
+    t["files"][1]["seq"] = b["files"][0]["seq"].clone();
+    t["files"].as_array_mut().unwrap().swap(0, 1);
+    t["files"][0]["evidence_id"] = w.evidence.clone().into();
+    t["files"][0]["data"] = b["files"][0]["data"].clone();
+    std::fs::write(&out, t.to_string()).unwrap();
+    let r = verify_offline(&out, &w.vkey, &[]).json();
+    assert!(errors(&r).contains(&"file_not_registered".to_string()), "{r}");
+}
+
+#[test]
+fn an_altered_original_is_not_carried_and_nothing_matching_is_refused() {
+    let w = world();
+    let dir = w.e.path("altered");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut photo = PHOTO.to_vec();
+    photo[3] ^= 1;
+    std::fs::write(dir.join("photo.jpg"), &photo).unwrap();
+    std::fs::write(dir.join("sample-2.txt"), SAMPLE).unwrap();
+    let out = w.e.path("altered.json");
+    let sel = ["--evidence", &w.evidence, "--evidence", &w.evidence2, "--with-files", s(&dir)];
+    let r = w.e.run(&[&["--json", "bundle", "export", "--out", s(&out)][..], &sel[..]].concat()).ok();
+    let j: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(j["files"].as_array().unwrap().len(), 1, "{j}");
+    let why = j["skipped"][0]["why"].as_str().unwrap();
+    assert!(why.contains(&w.evidence) && why.contains("not the registered digests"), "{j}");
+    assert_eq!(j["without_file"][0]["evidence_id"], w.evidence.as_str(), "{j}");
+    assert!(r.stderr.contains(&format!("no file for {}", w.evidence)), "{}", r.stderr);
+    // only the altered photo, for the photo's item alone: refused, nothing written
+    std::fs::remove_file(dir.join("sample-2.txt")).unwrap();
+    let out2 = w.e.path("none.json");
+    let r =
+        w.e.run(&["--json", "bundle", "export", "--evidence", &w.evidence, "--with-files", s(&dir), "--out", s(&out2)]);
+    assert_eq!((r.code, r.err_json()["error"]["code"].as_str()), (2, Some("invalid_argument")), "{}", r.stderr);
+    assert!(!out2.exists());
+    let r = w.e.run(&[
+        "bundle",
+        "export",
+        "--evidence",
+        &w.evidence,
+        "--with-files",
+        s(&dir.join("photo.jpg")),
+        "--out",
+        s(&out2),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn originals_over_the_limits_are_refused_with_their_codes() {
+    let e = Env::new();
+    e.init();
+    let (pros, _) = e.enroll("Li Si", "prosecutor");
+    e.run(&["case", "open", "--key", s(&pros), "--case", CASE, "--title", "t"]).ok();
+    let dir = e.path("big");
+    std::fs::create_dir_all(&dir).unwrap();
+    let add = |name: &str, len: usize, fill: u8| {
+        let f = dir.join(name);
+        std::fs::write(&f, vec![fill; len]).unwrap();
+        let args =
+            ["--json", "evidence", "add", "--key", s(&pros), "--case", CASE, "--file", s(&f), "--collector", "Li Si"];
+        let a =
+            ack(e.run(&[&args[..], &["--method", "copy", "--collected-at", "2026-11-20T10:30:00+08:00"][..]].concat()));
+        a["evidence_id"].as_str().unwrap().to_string()
+    };
+    let over = add("video.mp4", bundle::MAX_FILE_BYTES as usize + 1, 7);
+    let out = e.path("b.json");
+    let r = e.run(&["--json", "bundle", "export", "--evidence", &over, "--with-files", s(&dir), "--out", s(&out)]);
+    assert_eq!((r.code, r.err_json()["error"]["code"].as_str()), (2, Some("file_too_large")), "{}", r.stderr);
+    assert!(!out.exists());
+    std::fs::remove_file(dir.join("video.mp4")).unwrap();
+    let third = bundle::MAX_FILES_TOTAL_BYTES as usize / 3 + 1;
+    let ids: Vec<String> = (0..3u8).map(|i| add(&format!("part{i}.bin"), third, i)).collect();
+    let mut args = vec!["--json", "bundle", "export", "--with-files", s(&dir), "--out", s(&out)];
+    for id in &ids {
+        args.extend(["--evidence", id.as_str()]);
+    }
+    let r = e.run(&args);
+    assert_eq!((r.code, r.err_json()["error"]["code"].as_str()), (2, Some("bundle_too_large")), "{}", r.stderr);
+    assert!(!out.exists());
+    // two of them fit
+    let r = e.run(&[
+        "--json",
+        "bundle",
+        "export",
+        "--with-files",
+        s(&dir),
+        "--out",
+        s(&out),
+        "--evidence",
+        &ids[0],
+        "--evidence",
+        &ids[1],
+    ]);
+    assert_eq!(r.ok().json()["files"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn post_bundles_carries_the_files_it_is_sent_and_refuses_others() {
+    use http_support::{agent, post_json, Server};
+    let w = world();
+    let server = Server::start(&w.e, &["--public-read"], &[]);
+    let a = agent();
+    let b64 = |d: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d);
+    let req = json!({"evidence": [w.evidence, w.evidence2], "files": [b64(SAMPLE), b64(PHOTO)]});
+    let r = post_json(&a, &server.url("/v1/bundles"), &req);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let file = w.e.path("http.json");
+    std::fs::write(&file, &r.body).unwrap();
+    let v = verify_offline(&file, &w.vkey, &[]).ok().json();
+    assert!(errors(&v).is_empty() && v["verdict"] != "invalid", "{v}");
+    assert_eq!(v["files"].as_array().map(|f| f.len()), Some(2), "{v}");
+    for (files, status, code) in [
+        (json!([b64(b"not evidence")]), 400, "invalid_argument"),
+        (json!([b64(PHOTO), b64(PHOTO)]), 400, "invalid_argument"),
+        (json!(["not base64!"]), 400, "invalid_argument"),
+        (json!([b64(&vec![0; bundle::MAX_FILE_BYTES as usize + 1])]), 413, "file_too_large"),
+    ] {
+        let r = post_json(&a, &server.url("/v1/bundles"), &json!({"evidence": [w.evidence], "files": files}));
+        assert_eq!((r.status, r.code()), (status, code.to_string()), "{}", r.body);
+    }
 }

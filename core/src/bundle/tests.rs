@@ -2,8 +2,11 @@ use ed25519_dalek::SigningKey;
 
 use super::*;
 use crate::authority::Role;
-use crate::merkle::MemTree;
-use crate::wire::FORMAT_V1;
+use crate::digest::{hash_bytes, Digest, DigestAlg};
+use crate::hash;
+use crate::keys;
+use crate::merkle::{Blake3Tree, MemTree};
+use crate::wire::{Body, FORMAT_V1};
 
 const ORIGIN: &str = "court.example/log";
 
@@ -21,19 +24,9 @@ struct Log {
 }
 
 fn log() -> Log {
-    let (officer, pros, log) = (key(1), key(2), key(9));
+    let (officer, pros) = (key(1), key(2));
     let bodies: Vec<(&SigningKey, &str, Body)> = vec![
-        (
-            &officer,
-            "",
-            Body::Genesis {
-                origin: ORIGIN.into(),
-                log_key: log.verifying_key().to_bytes(),
-                officer: officer.verifying_key().to_bytes(),
-                holder: "Wang Wu".into(),
-                unit: "HQ".into(),
-            },
-        ),
+        (&officer, "", genesis(&officer)),
         (&officer, "", Body::enrol(pros.verifying_key().to_bytes(), "Li Si", "Branch 4", vec![Role::Prosecutor])),
         (&pros, "C1", Body::CaseOpened { title: "river".into(), area: "ecology".into(), unit: "".into() }),
         (
@@ -47,6 +40,22 @@ fn log() -> Log {
         ),
         (&pros, "C2", Body::CaseOpened { title: "air".into(), area: "ecology".into(), unit: "".into() }),
     ];
+    build(bodies)
+}
+
+fn genesis(officer: &SigningKey) -> Body {
+    Body::Genesis {
+        origin: ORIGIN.into(),
+        log_key: key(9).verifying_key().to_bytes(),
+        officer: officer.verifying_key().to_bytes(),
+        holder: "Wang Wu".into(),
+        unit: "HQ".into(),
+    }
+}
+
+/// A log of these statements, recorded at 1000 + seq, with log key 9.
+fn build(bodies: Vec<(&SigningKey, &str, Body)>) -> Log {
+    let log = key(9);
     let mut entries = Vec::new();
     let mut tree = MemTree::new(Blake3Tree);
     let mut prev = [0u8; 32];
@@ -105,6 +114,7 @@ fn bundle(l: &Log, entries: &[u64], registry: &[u64]) -> Bundle {
         entries: entries.iter().map(|s| item(l, *s)).collect(),
         registry: registry.iter().map(|s| item(l, *s)).collect(),
         consistency: None,
+        files: Vec::new(),
     }
 }
 
@@ -245,4 +255,115 @@ fn only_key_officer_endorsements_are_registry_entries() {
     a.push(&[2; 32]);
     assert_ne!(a, RegistryChain::over(&[[2; 32], [1; 32]]));
     assert_eq!(a.count, 2);
+}
+
+/// 0 genesis, 1 enrol Li Si, 2 case, 3 a file item (its digests: BLAKE3,
+/// SHA-256, SM3 of `FILE`), 4 a physical item without digests.
+const FILE: &[u8] = b"outfall 3 at dawn";
+
+fn derived(id: &str, digests: Vec<Digest>, size: u64) -> Body {
+    Body::EvidenceDerived {
+        evidence_id: id.into(),
+        parent: "EV-0".into(),
+        digests,
+        size,
+        media_type: "image/jpeg".into(),
+        method: "copy".into(),
+    }
+}
+
+fn file_log() -> Log {
+    let (officer, pros) = (key(1), key(2));
+    let digests = DigestAlg::COMPUTED.iter().map(|&a| Digest { alg: a, value: hash_bytes(a, FILE) }).collect();
+    build(vec![
+        (&officer, "", genesis(&officer)),
+        (&officer, "", Body::enrol(pros.verifying_key().to_bytes(), "Li Si", "Branch 4", vec![Role::Prosecutor])),
+        (&pros, "C1", Body::CaseOpened { title: "river".into(), area: "ecology".into(), unit: "".into() }),
+        (&pros, "C1", derived("EV-1", digests, FILE.len() as u64)),
+        (&pros, "C1", derived("EV-2", vec![], 0)),
+    ])
+}
+
+fn file(seq: u64, id: &str, data: &[u8]) -> BundleFile {
+    BundleFile { seq, evidence_id: id.into(), data: data.to_vec() }
+}
+
+#[test]
+fn a_carried_file_is_checked_against_its_registration() {
+    let l = file_log();
+    let mut b = bundle(&l, &[3, 4], &[0, 1]);
+    b.files = vec![file(3, "EV-1", FILE)];
+    let v = run(&l, &b, None).unwrap();
+    assert_eq!(v.verdict, VerdictKind::Valid, "{:?}", v.reasons);
+    assert_eq!((v.files.len(), v.files[0].matches, v.files[0].size), (1, true, FILE.len() as u64));
+    // one changed byte, one byte more, one less
+    let mut changed = FILE.to_vec();
+    changed[5] ^= 1;
+    for data in [changed, [FILE, b"x"].concat(), FILE[1..].to_vec()] {
+        b.files = vec![file(3, "EV-1", &data)];
+        assert_eq!(codes(&l, &b), ["file_digest_mismatch"]);
+        assert!(!run(&l, &b, None).unwrap().files[0].matches);
+    }
+    // another evidence id, a seq that registers nothing, a physical item, an entry not bundled
+    for (seq, id) in [(3, "EV-9"), (2, "EV-1"), (4, "EV-2"), (1, "EV-1")] {
+        b.files = vec![file(seq, id, FILE)];
+        let want = if seq == 4 { "file_digest_mismatch" } else { "file_not_registered" };
+        assert_eq!(codes(&l, &b), [want], "{seq} {id}");
+    }
+    let b = bundle(&l, &[4], &[0, 1]);
+    let mut b2 = b.clone();
+    b2.files = vec![file(3, "EV-1", FILE)];
+    assert_eq!(codes(&l, &b2), ["file_not_registered"]);
+}
+
+#[test]
+fn a_registration_naming_a_weak_digest_identifies_no_file() {
+    let md5 = Digest { alg: DigestAlg::Md5, value: hash_bytes(DigestAlg::Md5, FILE) };
+    let blake = Digest { alg: DigestAlg::Blake3, value: hash_bytes(DigestAlg::Blake3, FILE) };
+    assert!(file_matches(FILE, FILE.len() as u64, std::slice::from_ref(&blake)).is_ok());
+    assert!(file_matches(FILE, FILE.len() as u64, &[blake.clone(), md5.clone()]).is_err());
+    assert!(file_matches(FILE, FILE.len() as u64, &[md5]).is_err());
+    assert!(file_matches(FILE, FILE.len() as u64, &[]).is_err());
+    assert!(file_matches(FILE, FILE.len() as u64 + 1, &[blake]).is_err());
+}
+
+#[test]
+fn files_out_of_order_over_the_limits_or_not_canonical_base64_are_refused_as_input() {
+    let l = file_log();
+    let mut b = bundle(&l, &[3], &[0, 1]);
+    b.files = vec![file(3, "EV-1", FILE), file(3, "EV-1", FILE)];
+    let malformed = |b: &Bundle| matches!(run(&l, b, None), Err(BundleError::Malformed(_)));
+    assert!(malformed(&b));
+    b.files = vec![file(3, "EV-1", &vec![0; MAX_FILE_BYTES as usize + 1])];
+    assert!(malformed(&b));
+    b.files = vec![file(3, "EV-1", FILE)];
+    let good = serde_json::to_string(&b).unwrap();
+    assert_eq!(run(&l, &b, None).unwrap().verdict, VerdictKind::Valid);
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, FILE);
+    assert!(b64.ends_with('='), "{b64}");
+    // the last data character with a stray low bit set
+    let data = b64.trim_end_matches('=');
+    let i = data.len() - 1;
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let low = ALPHABET.find(&data[i..]).unwrap() ^ 1;
+    let stray = format!("{}{}{}", &data[..i], &ALPHABET[low..low + 1], &b64[data.len()..]);
+    for bad in [data.to_string(), format!("{b64}\\n"), format!(" {b64}"), stray] {
+        let text = good.replace(&b64, &bad);
+        assert_ne!(text, good);
+        assert!(matches!(verify_bundle(text.as_bytes(), &vkey(&l), None), Err(BundleError::Malformed(_))), "{bad}");
+    }
+    // entries out of order, or listed twice
+    let b = bundle(&l, &[4, 3], &[0, 1]);
+    assert!(malformed(&b));
+    let b = bundle(&l, &[3, 3], &[0, 1]);
+    assert!(malformed(&b));
+}
+
+#[test]
+fn the_total_of_the_files_is_bounded() {
+    let l = file_log();
+    let mut b = bundle(&l, &[3, 4], &[0, 1]);
+    let big = vec![0u8; MAX_FILE_BYTES as usize];
+    b.files = vec![file(1, "a", &big), file(2, "b", &big), file(3, "c", b"x")];
+    assert!(matches!(run(&l, &b, None), Err(BundleError::Malformed(m)) if m.contains("together")));
 }
