@@ -19,7 +19,7 @@ use pil_ledger_core::state::{self, Ns};
 use pil_ledger_core::verify::{self, LedgerVerdict, LedgerVerifier, Reason};
 
 use crate::ledger::LedgerError;
-use crate::store::{Head, LedgerConfig, Store, StoreError, STORAGE_FORMAT};
+use crate::store::{layout, Head, LedgerConfig, Store, StoreError, STORAGE_FORMAT};
 
 /// Storage reasons, at most [`verify::MAX_REASONS`] listed per code; the
 /// rest are counted.
@@ -89,6 +89,26 @@ impl NodeCheck {
     }
     /// `merkle_node_mismatch`, attributed to the first mismatching leaf
     /// under the node, else its first leaf.
+    /// Compare one stored node with the rebuilt tree.
+    fn compare<H: pil_ledger_core::merkle::TreeHasher>(
+        &mut self,
+        found: &mut Found,
+        tree: &pil_ledger_core::merkle::MemTree<H>,
+        level: u8,
+        index: u64,
+        h: [u8; 32],
+    ) {
+        match tree.get(level, index) {
+            Some(want) if index < self.width(level) => {
+                self.seen[level as usize] += 1;
+                if h != want {
+                    self.mismatch(found, level, index, "differs from the entries");
+                }
+            }
+            _ => self.mismatch(found, level, index, "is not derivable from the entries"),
+        }
+    }
+
     fn mismatch(&mut self, found: &mut Found, level: u8, index: u64, what: &str) {
         let seq = node_span(level, index)
             .map(|(lo, hi)| self.bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo));
@@ -96,6 +116,18 @@ impl NodeCheck {
             self.bad_leaves.push(index);
         }
         found.error("merkle_node_mismatch", seq, format!("stored Merkle node ({level}, {index}) {what}"));
+    }
+}
+
+/// Replay one stored entry (unless it lies beyond the head).
+fn push_entry(found: &mut Found, v: &mut LedgerVerifier, seq: u64, bytes: &[u8], bound: u64, progress: &dyn Fn(u64)) {
+    if seq >= bound {
+        found.error("entry_beyond_head", Some(seq), "an entry is stored beyond the head's size");
+        return;
+    }
+    v.push(seq, bytes);
+    if seq % 1024 == 0 {
+        progress(seq);
     }
 }
 
@@ -127,6 +159,15 @@ pub fn verify_store(
     let bound = head.as_ref().map_or(u64::MAX, |h| h.size);
     let total = head.as_ref().map_or(0, |h| h.size);
     let mut v = LedgerVerifier::new();
+    // The record kinds of the store's format (1: `E`, `N`; 2: `B`, `T`);
+    // the other format's keys are keys of no known kind here.
+    let format = store.storage_format().unwrap_or(STORAGE_FORMAT);
+    let known = |p: u8| match p {
+        b'E' | b'N' => format == 1,
+        b'B' | b'T' => format == 2,
+        _ => true,
+    };
+    let progress = |done: u64| progress(done, total);
     let mut cps: Vec<(Vec<u8>, bool)> = Vec::new();
     let mut scan = store.raw_scan().peekable();
     let mut last_prefix: Option<u8> = None;
@@ -150,15 +191,23 @@ pub fn verify_store(
         let (k, val) = scan.next().expect("peeked")?;
         in_order(&k)?;
         match k.first() {
-            Some(b'E') if k.len() == 9 => {
+            Some(b'E') if k.len() == 9 && format == 1 => {
                 let seq = be_u64(&k[1..]);
-                if seq >= bound {
-                    found.error("entry_beyond_head", Some(seq), "an entry is stored beyond the head's size");
-                    continue;
-                }
-                v.push(seq, &val);
-                if seq % 1024 == 0 {
-                    progress(seq, total);
+                push_entry(&mut found, &mut v, seq, &val, bound, &progress);
+            }
+            Some(b'B') if k.len() == 9 && format == 2 => {
+                let first = be_u64(&k[1..]);
+                match layout::decode_bundle(&val) {
+                    Ok(es) => {
+                        for (seq, e) in (first..).zip(es) {
+                            push_entry(&mut found, &mut v, seq, e, bound, &progress);
+                        }
+                    }
+                    Err(why) => found.error(
+                        "store_record_malformed",
+                        Some(first),
+                        format!("the entry bundle stored at seq {first} does not decode: {why}"),
+                    ),
                 }
             }
             Some(b'C') if k.len() == 9 => cps.push((val, false)),
@@ -175,7 +224,7 @@ pub fn verify_store(
                 }
             }
             Some(b'H') if k.len() == 1 => {} // read above
-            Some(p @ (b'E' | b'C' | b'G' | b'H')) => found.error(
+            Some(p @ (b'C' | b'G' | b'H' | b'E' | b'B')) if known(*p) => found.error(
                 "store_key_malformed",
                 None,
                 format!("store key {} has prefix '{}' but not the shape of its records", show_key(&k), *p as char),
@@ -183,7 +232,7 @@ pub fn verify_store(
             _ => found.error("store_key_unknown", None, format!("store key {} has no known prefix", show_key(&k))),
         }
     }
-    progress(v.entries(), total.max(v.entries()));
+    progress(v.entries());
 
     // Phase 2: indexes (I), Merkle nodes (N), registry notes (R), the
     // format (V), unknown prefixes; compared with the complete rebuild.
@@ -218,7 +267,7 @@ pub fn verify_store(
             Some(b'I') => {
                 found.error("store_key_malformed", None, format!("index key {} names no known namespace", show_key(&k)))
             }
-            Some(b'N') if k.len() == 10 => {
+            Some(b'N') if k.len() == 10 && format == 1 => {
                 let (level, index) = (k[1], be_u64(&k[2..]));
                 let Ok(h) = <[u8; 32]>::try_from(val.as_slice()) else {
                     let seq = node_span(level, index).map(|(lo, _)| lo);
@@ -229,27 +278,47 @@ pub fn verify_store(
                     );
                     continue;
                 };
-                match tree.get(level, index) {
-                    Some(want) if index < nodes.width(level) => {
-                        nodes.seen[level as usize] += 1;
-                        if h != want {
-                            nodes.mismatch(&mut found, level, index, "differs from the entries");
+                nodes.compare(&mut found, tree, level, index, h);
+            }
+            Some(b'T') if k.len() == 10 && format == 2 => {
+                let (stratum, tile) = (k[1], be_u64(&k[2..]));
+                if !layout::tile_in_range(stratum, tile) {
+                    found.error(
+                        "merkle_node_mismatch",
+                        None,
+                        format!("the hash tile ({stratum}, {tile}) lies where no tree reaches: not derivable from the entries"),
+                    );
+                    continue;
+                }
+                match layout::Tile::decode(&val) {
+                    Ok(t) => {
+                        for (level, index, h) in t.nodes(stratum, tile) {
+                            nodes.compare(&mut found, tree, level, index, h);
                         }
                     }
-                    _ => nodes.mismatch(&mut found, level, index, "is not derivable from the entries"),
+                    Err(why) => {
+                        let level = stratum.saturating_mul(layout::TILE_HEIGHT);
+                        let seq =
+                            tile.checked_mul(layout::TILE_WIDTH).and_then(|i| node_span(level, i)).map(|(lo, _)| lo);
+                        found.error(
+                            "store_record_malformed",
+                            seq,
+                            format!("the hash tile ({stratum}, {tile}) does not decode: {why}"),
+                        );
+                    }
                 }
             }
             Some(b'R') if k.len() == 9 => registry_notes.push((be_u64(&k[1..]), val)),
             Some(b'V') if k.len() == 1 => {
-                if val != STORAGE_FORMAT.to_le_bytes() {
+                if val != format.to_le_bytes() {
                     found.error(
                         "store_record_malformed",
                         None,
-                        format!("the storage format record (key V) is {}, not {STORAGE_FORMAT}", hex::encode(&val)),
+                        format!("the storage format record (key V) is {}, not {format}", hex::encode(&val)),
                     );
                 }
             }
-            Some(p @ (b'N' | b'R' | b'V')) => found.error(
+            Some(p @ (b'R' | b'V' | b'N' | b'T')) if known(*p) => found.error(
                 "store_key_malformed",
                 None,
                 format!("store key {} has prefix '{}' but not the shape of its records", show_key(&k), *p as char),

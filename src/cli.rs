@@ -169,6 +169,10 @@ pub enum Cmd {
     },
     /// Drop and rebuild every derived index from the log.
     Reindex,
+    /// Convert the store to this build's storage format, in place and
+    /// crash-safe (the old or the new store, complete, at any instant);
+    /// verified before it replaces the old one.
+    Migrate,
     /// Drive real signed statements through the real write path. Creates
     /// its own ledger when --data is absent or empty; writes into a ledger
     /// it did not create only with --allow-existing.
@@ -311,6 +315,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Init { .. } => t.local_only("init")?,
         Cmd::Verify { .. } => t.local_only("verify")?,
         Cmd::Reindex => t.local_only("reindex")?,
+        Cmd::Migrate => t.local_only("migrate")?,
         Cmd::Stress { .. } => t.local_only("stress")?,
         Cmd::Serve { .. } => t.local_only("serve")?,
         Cmd::Token { .. } => t.local_only("token")?,
@@ -563,6 +568,38 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 println!("{}", json!({"reindexed_records": n, "entries": size}));
             } else {
                 println!("rebuilt {n} index records from {size} entries");
+            }
+            Ok(0)
+        }
+        Cmd::Migrate => {
+            let pb = progress_bar(0, "migrate");
+            let r = crate::migrate::run(&data, &|done, total| {
+                pb.set_length(total);
+                pb.set_position(done)
+            })?;
+            pb.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_value(&r).expect("report serialises"));
+            } else if r.converted {
+                println!(
+                    "converted the ledger at {} from storage format {} to {}: {} entries, {} records copied; \
+                     the converted store verified {} (root {}); on disk {} -> {} bytes",
+                    data.display(),
+                    r.from_format,
+                    r.to_format,
+                    r.entries,
+                    r.records_copied,
+                    r.verdict,
+                    r.root,
+                    r.bytes_before,
+                    r.bytes_after
+                );
+            } else {
+                println!(
+                    "the ledger at {} is already in storage format {}; nothing changed",
+                    data.display(),
+                    r.to_format
+                );
             }
             Ok(0)
         }

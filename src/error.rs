@@ -186,6 +186,7 @@ impl LedgerError {
             LedgerError::Refused(r) => r.code(),
             LedgerError::Store(StoreError::Busy(_)) => "ledger_busy",
             LedgerError::Store(StoreError::UnsupportedFormat { .. }) => "unsupported_storage_format",
+            LedgerError::Store(StoreError::MigrationNeeded { .. }) => "migration_needed",
             LedgerError::Store(_) => "storage_error",
             LedgerError::NotALedger(_) => "no_ledger",
             LedgerError::LedgerExists { .. } => "ledger_exists",

@@ -477,7 +477,7 @@ pub fn self_check_store(store: &SledStore) -> Result<Head, LedgerError> {
 }
 
 /// The log's note verifier, from the stored configuration.
-fn log_verifier(config: &LedgerConfig) -> Result<NoteVerifier, LedgerError> {
+pub(crate) fn log_verifier(config: &LedgerConfig) -> Result<NoteVerifier, LedgerError> {
     let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
     NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))
 }

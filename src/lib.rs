@@ -16,6 +16,7 @@ pub mod files;
 pub mod fund_cli;
 pub mod fund_report;
 pub mod ledger;
+pub mod migrate;
 pub mod server;
 pub mod store;
 pub mod stress;

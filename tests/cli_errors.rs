@@ -31,7 +31,7 @@ fn a_store_of_an_unknown_storage_format_is_refused_before_anything() {
     e.init();
     {
         let st = pil_ledger::store::SledStore::open(&e.data().join("ledger")).unwrap();
-        st.raw().insert(b"V", 2u32.to_le_bytes().to_vec()).unwrap();
+        st.raw().insert(b"V", 3u32.to_le_bytes().to_vec()).unwrap();
         st.raw().flush().unwrap();
     }
     let officer = e.officer();

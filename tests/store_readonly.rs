@@ -249,7 +249,7 @@ fn a_writer_can_start_while_a_read_only_store_is_open() {
 }
 
 #[test]
-fn unknown_storage_format_is_refused_and_a_store_without_the_record_opens_as_format_1() {
+fn unknown_storage_format_is_refused_and_a_configured_store_without_the_record_reads_as_format_1() {
     let tmp = tempfile::tempdir().unwrap();
     small_ledger(tmp.path());
     let dir = tmp.path().join("ledger");
@@ -261,8 +261,14 @@ fn unknown_storage_format_is_refused_and_a_store_without_the_record_opens_as_for
         st.raw().remove(b"V").unwrap();
         st.raw().flush().unwrap();
     }
+    // Format 1 is read, but a writable open asks for `migrate`.
+    match SledStore::open(&dir).err() {
+        Some(StoreError::MigrationNeeded { found: 1, supported: STORAGE_FORMAT }) => {}
+        other => panic!("expected MigrationNeeded, got {other:?}"),
+    }
+    assert_eq!(SledStore::open_read_only(&dir).unwrap().storage_format().unwrap(), 1);
     {
-        let st = SledStore::open(&dir).unwrap();
+        let st = SledStore::open_for_migration(&dir).unwrap();
         assert_eq!(st.storage_format().unwrap(), 1);
         st.raw().insert(b"V", &7u32.to_le_bytes()).unwrap();
         st.raw().flush().unwrap();

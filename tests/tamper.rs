@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{s, Env};
+use common::{raw2, s, Env};
 use pil_ledger::store::SledStore;
 use pil_ledger_core::verify::LedgerVerifier;
 use serde_json::Value;
@@ -29,12 +29,6 @@ fn with_raw<F: FnOnce(&sled::Db)>(e: &Env, f: F) {
     st.raw().flush().unwrap();
 }
 
-fn entry_key(seq: u64) -> Vec<u8> {
-    let mut k = vec![b'E'];
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
 fn verify_invalid(e: &Env) -> Value {
     let r = e.run(&["--json", "verify"]);
     assert_eq!(r.code, 1, "verify should say invalid: {} {}", r.stdout, r.stderr);
@@ -51,10 +45,10 @@ fn has(v: &Value, code: &str, seq: Option<u64>) -> bool {
 fn flipped_byte_in_a_signed_statement_is_caught_at_its_seq() {
     let e = build();
     with_raw(&e, |db| {
-        let mut v = db.get(entry_key(4)).unwrap().unwrap().to_vec();
+        let mut v = raw2::get_entry(db, 4);
         let n = v.len();
         v[n - 70] ^= 0x01; // inside the statement body, before the signature
-        db.insert(entry_key(4), v).unwrap();
+        raw2::put_entry(db, 4, v);
     });
     let v = verify_invalid(&e);
     assert_eq!(v["first_bad_seq"], 4, "{v}");
@@ -67,10 +61,10 @@ fn flipped_byte_in_a_signed_statement_is_caught_at_its_seq() {
 fn flipped_signature_byte_is_caught() {
     let e = build();
     with_raw(&e, |db| {
-        let mut v = db.get(entry_key(2)).unwrap().unwrap().to_vec();
+        let mut v = raw2::get_entry(db, 2);
         let n = v.len();
         v[n - 1] ^= 0x80;
-        db.insert(entry_key(2), v).unwrap();
+        raw2::put_entry(db, 2, v);
     });
     let v = verify_invalid(&e);
     assert_eq!(v["first_bad_seq"], 2);
@@ -81,9 +75,9 @@ fn flipped_signature_byte_is_caught() {
 fn trailing_byte_on_an_entry_is_not_canonical() {
     let e = build();
     with_raw(&e, |db| {
-        let mut v = db.get(entry_key(5)).unwrap().unwrap().to_vec();
+        let mut v = raw2::get_entry(db, 5);
         v.push(0);
-        db.insert(entry_key(5), v).unwrap();
+        raw2::put_entry(db, 5, v);
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "entry_not_canonical", Some(5)), "{v}");
@@ -93,10 +87,10 @@ fn trailing_byte_on_an_entry_is_not_canonical() {
 fn tampered_last_entry_is_reported_not_a_crash() {
     let e = build();
     with_raw(&e, |db| {
-        let (k, v) = db.scan_prefix(b"E").last().unwrap().unwrap();
-        let mut v = v.to_vec();
+        let last = raw2::last_seq(db);
+        let mut v = raw2::get_entry(db, last);
         v[20] ^= 1; // inside prev
-        db.insert(k, v).unwrap();
+        raw2::put_entry(db, last, v);
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "chain_broken", Some(7)), "{v}");
@@ -138,11 +132,7 @@ fn extra_index_record_is_caught() {
 fn merkle_node_tamper_is_caught() {
     let e = build();
     with_raw(&e, |db| {
-        let mut k = vec![b'N', 1];
-        k.extend_from_slice(&1u64.to_be_bytes()); // covers leaves 2..4
-        let mut v = db.get(&k).unwrap().unwrap().to_vec();
-        v[0] ^= 1;
-        db.insert(k, v).unwrap();
+        raw2::flip_node(db, 1, 1); // covers leaves 2..4
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "merkle_node_mismatch", Some(2)), "{v}");
@@ -262,8 +252,8 @@ fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
 fn entry_key_one_byte_too_long_is_store_key_malformed() {
     let e = build();
     with_raw(&e, |db| {
-        let v = db.get(entry_key(3)).unwrap().unwrap();
-        db.insert(key(b'E', &[0, 0, 0, 0, 0, 0, 0, 3, 0]), v).unwrap(); // 'E' + 9 bytes
+        let (_, v) = raw2::bundle_record(db, 3);
+        db.insert(key(b'B', &[0, 0, 0, 0, 0, 0, 0, 3, 0]), v).unwrap(); // 'B' + 9 bytes
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "store_key_malformed", None), "{v}");
@@ -275,7 +265,7 @@ fn entry_key_one_byte_too_long_is_store_key_malformed() {
 fn node_key_of_two_bytes_is_store_key_malformed() {
     let e = build();
     with_raw(&e, |db| {
-        db.insert(key(b'N', &[0, 1]), vec![0u8; 32]).unwrap(); // 'N' + 2 bytes
+        db.insert(key(b'T', &[0, 1]), vec![0u8; 34]).unwrap(); // 'T' + 2 bytes
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "store_key_malformed", None), "{v}");
@@ -294,29 +284,44 @@ fn short_index_key_and_unknown_namespace_are_store_key_malformed() {
 }
 
 #[test]
-fn node_key_with_index_u64_max_or_level_255_is_reported_not_a_panic() {
-    for (level, index) in [(0u8, u64::MAX), (3, u64::MAX), (63, 1), (64, 0), (255, u64::MAX)] {
+fn tile_key_with_index_u64_max_or_stratum_255_is_reported_not_a_panic() {
+    // A well-formed tile of width 1 (one node) at places no tree reaches.
+    let mut one = vec![1u8, 0];
+    one.extend_from_slice(&[1u8; 32]);
+    for (stratum, tile) in [(0u8, u64::MAX), (0, u64::MAX >> 8), (3, 1), (7, 1), (8, 0), (255, u64::MAX)] {
         let e = build();
         with_raw(&e, |db| {
-            let mut k = vec![b'N', level];
-            k.extend_from_slice(&index.to_be_bytes());
-            db.insert(k, vec![1u8; 32]).unwrap();
+            db.insert(raw2::tile_key(stratum, tile), one.clone()).unwrap();
         });
         let v = verify_invalid(&e);
-        assert!(has(&v, "merkle_node_mismatch", None), "({level}, {index}): {v}");
+        assert!(has(&v, "merkle_node_mismatch", None), "({stratum}, {tile}): {v}");
     }
 }
 
 #[test]
-fn merkle_node_of_the_wrong_length_is_store_record_malformed() {
+fn hash_tile_of_the_wrong_length_is_store_record_malformed() {
     let e = build();
     with_raw(&e, |db| {
-        let mut k = vec![b'N', 0];
-        k.extend_from_slice(&2u64.to_be_bytes());
-        db.insert(k, vec![1u8; 5]).unwrap();
+        let k = raw2::tile_key(0, 0);
+        let mut v = db.get(&k).unwrap().unwrap().to_vec();
+        v.pop();
+        db.insert(k, v).unwrap();
     });
     let v = verify_invalid(&e);
-    assert!(has(&v, "store_record_malformed", Some(2)), "{v}");
+    assert!(has(&v, "store_record_malformed", Some(0)), "{v}");
+}
+
+#[test]
+fn entry_bundle_that_does_not_decode_is_store_record_malformed_at_its_first_seq() {
+    let e = build();
+    with_raw(&e, |db| {
+        let (k, mut v) = raw2::bundle_record(db, 7);
+        v.push(0xAA); // a trailing byte
+        db.insert(k.clone(), v).unwrap();
+    });
+    let v = verify_invalid(&e);
+    let first = v["reasons"].as_array().unwrap().iter().find(|r| r["code"] == "store_record_malformed").unwrap();
+    assert!(first["seq"].as_u64().unwrap() <= 7, "{v}");
 }
 
 #[test]
@@ -399,21 +404,21 @@ fn storage_format_record_of_the_wrong_length_is_store_record_malformed() {
 fn unknown_storage_format_is_refused_with_a_clear_error_not_judged() {
     let e = build();
     with_raw(&e, |db| {
-        db.insert(b"V", &2u32.to_le_bytes()).unwrap();
+        db.insert(b"V", &3u32.to_le_bytes()).unwrap();
     });
     let r = e.run(&["--json", "verify"]);
     assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
     let msg = r.err_json()["error"]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("storage format 2"), "{msg}");
+    assert!(msg.contains("storage format 3"), "{msg}");
 }
 
 #[test]
 fn an_entry_recorded_before_its_predecessor_is_clock_regressed() {
     let e = build();
     with_raw(&e, |db| {
-        let mut bytes = db.get(entry_key(3)).unwrap().unwrap().to_vec();
+        let mut bytes = raw2::get_entry(db, 3);
         bytes[42..50].copy_from_slice(&1u64.to_le_bytes());
-        db.insert(entry_key(3), bytes).unwrap();
+        raw2::put_entry(db, 3, bytes);
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "clock_regressed", Some(3)), "{v}");
@@ -448,9 +453,7 @@ fn a_head_naming_another_last_entry_is_head_mismatch() {
 fn a_store_with_every_entry_removed_is_empty_ledger() {
     let e = build();
     with_raw(&e, |db| {
-        for seq in 0..8 {
-            db.remove(entry_key(seq)).unwrap();
-        }
+        raw2::remove_all_entries(db);
     });
     let v = verify_invalid(&e);
     assert!(has(&v, "empty_ledger", None), "{v}");

@@ -5,7 +5,8 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::{StoreError, LOCK_WAIT};
+use super::sled_store::LOCK_WAIT;
+use super::StoreError;
 
 /// Copy the store directory `src` (sled's `conf`, `db`, `snap.*`, `blobs/`)
 /// into `dst`, reading the originals only. The copies are new files owned by

@@ -1,6 +1,8 @@
 //! Helpers for tests that drive the real `pil-ledger` binary.
 #![allow(dead_code)]
 
+pub mod raw2;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,528 @@
+//! [`SledStore`]: the [`Store`] on sled 0.34.7, one tree, honest fsyncs;
+//! the key layout of both storage formats is in [`super::layout`].
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bincode::{Decode, Encode};
+use pil_ledger_core::state::{IndexWrite, Ns};
+use pil_ledger_core::wire::{self, Hash32};
+
+use super::copy::{copy_dir, lock_shared};
+use super::layout::{
+    self, bundle_key, checkpoint_key, decode_bundle, encode_bundle, entry_key, node_key, registry_key, tile_key,
+    tile_of, Tile,
+};
+use super::{
+    Commit, EntryIter, Head, IndexRecord, KeyValues, LedgerConfig, NodeIter, RawIter, Store, StoreError,
+    OLDEST_READ_FORMAT, STORAGE_FORMAT,
+};
+
+fn index_key(ns: Ns, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + key.len());
+    k.push(b'I');
+    k.push(ns as u8);
+    k.extend_from_slice(key);
+    k
+}
+
+const HEAD_KEY: &[u8] = b"H";
+const CONFIG_KEY: &[u8] = b"G";
+const FORMAT_KEY: &[u8] = b"V";
+
+/// Read the storage format record: a 4-byte little-endian u32. Absent: a
+/// store with a configuration was written before the record existed
+/// (format 1); one without (new, or an `init` that never finished) is
+/// written in this build's format.
+fn stored_format(db: &sled::Db) -> Result<u32, StoreError> {
+    let Some(v) = db.get(FORMAT_KEY)? else {
+        return Ok(if db.contains_key(CONFIG_KEY)? { 1 } else { STORAGE_FORMAT });
+    };
+    let b: [u8; 4] = v
+        .as_ref()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("the storage format record (key V) is {} bytes, not 4", v.len())))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// A store of another format version is never opened: the format decides
+/// how every other record is read. A format record that is not a u32 at all
+/// was written by no version: it is damage. A writable open refuses it; a
+/// read-only open lets it through, so that `verify` reports it
+/// (`store_record_malformed`) with the rest.
+///
+/// Returns the format to read the store in.
+fn check_format(db: &sled::Db, read_only: bool) -> Result<u32, StoreError> {
+    match stored_format(db) {
+        Ok(found) if !(OLDEST_READ_FORMAT..=STORAGE_FORMAT).contains(&found) => {
+            Err(StoreError::UnsupportedFormat { found, supported: STORAGE_FORMAT })
+        }
+        Ok(found) if found != STORAGE_FORMAT && !read_only => {
+            Err(StoreError::MigrationNeeded { found, supported: STORAGE_FORMAT })
+        }
+        Ok(found) => Ok(found),
+        Err(StoreError::Corrupt(_)) if read_only => Ok(STORAGE_FORMAT),
+        Err(e) => Err(e),
+    }
+}
+
+fn be(b: &[u8]) -> Result<u64, StoreError> {
+    Ok(u64::from_be_bytes(b.try_into().map_err(|_| StoreError::Corrupt("bad u64 key".into()))?))
+}
+
+fn decode_rec<T: Encode + Decode<()>>(what: &str, b: &[u8]) -> Result<T, StoreError> {
+    wire::decode_canonical(b, wire::MAX_ENTRY_BYTES).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn corrupt_bundle(first: u64, why: String) -> StoreError {
+    StoreError::Corrupt(format!("entry bundle at seq {first}: {why}"))
+}
+
+fn corrupt_tile(stratum: u8, tile: u64, why: String) -> StoreError {
+    StoreError::Corrupt(format!("hash tile ({stratum}, {tile}): {why}"))
+}
+
+/// sled 0.34.7, one tree, honest fsyncs.
+pub struct SledStore {
+    db: sled::Db,
+    /// The directory sled runs in: the ledger's store, or the private copy.
+    dir: PathBuf,
+    log_file: File,
+    synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+    /// Read-only: `apply`, `sync` and `replace_indexes` are refused.
+    read_only: bool,
+    /// The storage format the records are read in (1 or 2; written: 2).
+    format: u32,
+    /// The private copy a read-only store runs in; declared after `db`, so
+    /// sled is closed before the copy is deleted (`TempDir`'s drop).
+    _copy: Option<tempfile::TempDir>,
+}
+
+/// How long to wait for a lock another process holds a moment too long.
+pub(super) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    // A process that has just closed the ledger may hold sled's file
+    // lock for a moment longer; wait briefly rather than fail.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let r = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::LowSpace)
+            .flush_every_ms(None)
+            .cache_capacity(256 * 1024 * 1024)
+            .open();
+        match r {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() > deadline {
+                    return Err(StoreError::Busy(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+impl SledStore {
+    /// Open (or create) the store in `dir`. sled takes an exclusive lock: a
+    /// second process opening the same ledger gets an error, not a race.
+    /// A store of an unknown storage format is refused.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = open_sled(dir)?;
+        let format = check_format(&db, false)?;
+        Self::writable_at(db, dir, format)
+    }
+
+    /// Open an existing store of any format this build reads, for writing,
+    /// but only to convert it (`migrate`): writes are refused unless the
+    /// store is already in this build's format.
+    pub fn open_for_migration(dir: &Path) -> Result<Self, StoreError> {
+        let db = open_sled(dir)?;
+        let format = match check_format(&db, false) {
+            Err(StoreError::MigrationNeeded { found, .. }) => found,
+            other => other?,
+        };
+        let mut s = Self::writable_at(db, dir, format)?;
+        s.read_only = format != STORAGE_FORMAT;
+        Ok(s)
+    }
+
+    fn writable_at(db: sled::Db, dir: &Path, format: u32) -> Result<Self, StoreError> {
+        let log_file = File::open(dir.join("db"))?;
+        let store = SledStore {
+            db,
+            dir: dir.to_path_buf(),
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            read_only: false,
+            format,
+            _copy: None,
+        };
+        // A predecessor killed between apply and sync may have left blob
+        // files that sled's recovery now counts as present: sync them all
+        // once (blobs are rare: only log messages over ~128 KiB), the log
+        // file and the directories, before anything new is acknowledged.
+        // (`seen` starts empty, so this syncs every blob file.)
+        store.sync_files()?;
+        File::open(&store.dir)?.sync_all()?;
+        Ok(store)
+    }
+
+    /// Open an existing store for reading only, leaving every byte under
+    /// `dir` unchanged, also on a read-only file system or copy.
+    ///
+    /// sled 0.34.7 writes whenever it opens a database (recovery extends the
+    /// log file and writes a snapshot), so the store directory is copied,
+    /// under a shared lock on its `db` file, into a private temporary
+    /// directory (`$TMPDIR`), and sled is opened there; the copy is deleted
+    /// when the store is dropped. Cost: one sequential read of the store and
+    /// as much temporary space. `apply`, `sync` and `replace_indexes` are
+    /// refused with [`StoreError::ReadOnly`]. Never creates a store: a
+    /// directory without sled's `db` file is an error.
+    pub fn open_read_only(dir: &Path) -> Result<SledStore, StoreError> {
+        let original = File::open(dir.join("db"))?;
+        let copy = tempfile::Builder::new().prefix("pil-ledger-ro-").tempdir()?;
+        lock_shared(&original, dir)?;
+        let t = std::time::Instant::now();
+        let copied = copy_dir(dir, copy.path());
+        drop(original); // releases the shared lock
+        let copied = copied?;
+        tracing::debug!(bytes = copied, copy_us = t.elapsed().as_micros() as u64, "read-only copy");
+        let db = open_sled(copy.path())?;
+        let format = check_format(&db, true)?;
+        let log_file = File::open(copy.path().join("db"))?;
+        Ok(SledStore {
+            db,
+            dir: copy.path().to_path_buf(),
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            read_only: true,
+            format,
+            _copy: Some(copy),
+        })
+    }
+
+    /// True for a store opened with [`open_read_only`](Self::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The directory sled runs in: the store itself, or for a read-only
+    /// store its private copy (deleted on drop).
+    pub fn working_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn writable(&self, what: &'static str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(what));
+        }
+        Ok(())
+    }
+
+    fn sync_files(&self) -> Result<(), StoreError> {
+        self.log_file.sync_data()?;
+        let blobs = self.dir.join("blobs");
+        if let Ok(rd) = std::fs::read_dir(&blobs) {
+            let mut seen = self.synced_blobs.lock().expect("poisoned");
+            let mut any = false;
+            for e in rd {
+                let e = e?;
+                let name = e.file_name();
+                if !seen.contains(&name) {
+                    File::open(e.path())?.sync_all()?;
+                    seen.insert(name);
+                    any = true;
+                }
+            }
+            if any {
+                File::open(&blobs)?.sync_all()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn durable(&self) -> Result<(), StoreError> {
+        let t = std::time::Instant::now();
+        self.db.flush()?;
+        let t_flush = t.elapsed();
+        self.sync_files()?;
+        tracing::debug!(
+            flush_us = t_flush.as_micros() as u64,
+            fsync_us = (t.elapsed() - t_flush).as_micros() as u64,
+            "durable"
+        );
+        Ok(())
+    }
+
+    /// The storage format the records are read in.
+    pub fn format(&self) -> u32 {
+        self.format
+    }
+
+    /// The bundle holding `seq` (format 2): the last bundle starting at or
+    /// before it. The caller checks that `seq` is inside it.
+    fn bundle_at(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        let Some(r) = self.db.range(bundle_key(0)..=bundle_key(seq)).next_back() else { return Ok(None) };
+        let (k, v) = r?;
+        Ok(Some((be(&k[1..])?, v)))
+    }
+
+    fn tile(&self, stratum: u8, tile: u64) -> Result<Option<Tile>, StoreError> {
+        let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
+        Tile::decode(&v).map(Some).map_err(|e| corrupt_tile(stratum, tile, e))
+    }
+
+    /// The tiles a commit's new nodes extend, read from the store and
+    /// extended in order. Every node must extend its row (asserted before
+    /// writing; anything else is a bug or a damaged tile, and is refused).
+    fn extend_tiles(
+        &self,
+        nodes: &[(u8, u64, Hash32)],
+    ) -> Result<std::collections::BTreeMap<(u8, u64), Tile>, StoreError> {
+        let mut tiles = std::collections::BTreeMap::new();
+        let mut sorted: Vec<_> = nodes.to_vec();
+        sorted.sort_by_key(|&(level, index, _)| (level, index));
+        for (level, index, h) in sorted {
+            let (stratum, tile, row, pos) = tile_of(level, index);
+            let t = match tiles.entry((stratum, tile)) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(self.tile(stratum, tile)?.unwrap_or_default())
+                }
+            };
+            t.push(row, pos, h).map_err(|e| corrupt_tile(stratum, tile, e))?;
+        }
+        for ((stratum, tile), t) in &tiles {
+            if !t.is_consistent() {
+                return Err(corrupt_tile(*stratum, *tile, "rows do not match the lowest row after the commit".into()));
+            }
+        }
+        Ok(tiles)
+    }
+
+    /// Test and tamper-drill access to the raw tree (for a read-only store:
+    /// the private copy's).
+    pub fn raw(&self) -> &sled::Db {
+        &self.db
+    }
+}
+
+impl Store for SledStore {
+    fn config(&self) -> Result<Option<LedgerConfig>, StoreError> {
+        self.db.get(CONFIG_KEY)?.map(|v| decode_rec("config", &v)).transpose()
+    }
+
+    fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.db.get(HEAD_KEY)?.map(|v| decode_rec("head", &v)).transpose()
+    }
+
+    fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.format == 1 {
+            return Ok(self.db.get(entry_key(seq))?.map(|v| v.to_vec()));
+        }
+        let Some((first, bundle)) = self.bundle_at(seq)? else { return Ok(None) };
+        let es = decode_bundle(&bundle).map_err(|e| corrupt_bundle(first, e))?;
+        Ok(usize::try_from(seq - first).ok().and_then(|i| es.get(i)).map(|e| e.to_vec()))
+    }
+
+    fn entries(&self, from: u64, to: u64) -> EntryIter<'_> {
+        if from >= to {
+            return Box::new(std::iter::empty());
+        }
+        if self.format == 1 {
+            return Box::new(self.db.range(entry_key(from)..entry_key(to)).map(|r| {
+                let (k, v) = r?;
+                Ok((be(&k[1..])?, v.to_vec()))
+            }));
+        }
+        // Start at the bundle holding `from` (or the first after it).
+        let start = match self.bundle_at(from) {
+            Ok(Some((first, _))) => first,
+            Ok(None) => from,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let bundles = self.db.range(bundle_key(start)..bundle_key(to));
+        Box::new(
+            bundles
+                .map(|r| -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+                    let (k, v) = r?;
+                    let first = be(&k[1..])?;
+                    let es = decode_bundle(&v).map_err(|e| corrupt_bundle(first, e))?;
+                    Ok((first..).zip(es).map(|(seq, e)| (seq, e.to_vec())).collect())
+                })
+                .flat_map(|r| match r {
+                    Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
+                    Err(e) => vec![Err(e)],
+                })
+                .filter(move |r| r.as_ref().map_or(true, |(seq, _)| (from..to).contains(seq))),
+        )
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash32>, StoreError> {
+        if self.format == 1 {
+            return match self.db.get(node_key(level, index))? {
+                None => Ok(None),
+                Some(v) => {
+                    Ok(Some(v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?))
+                }
+            };
+        }
+        let (stratum, tile, row, pos) = tile_of(level, index);
+        let Some(t) = self.tile(stratum, tile)? else { return Ok(None) };
+        Ok(t.get(row, pos))
+    }
+
+    fn nodes(&self) -> NodeIter<'_> {
+        let prefix: &[u8] = if self.format == 1 { b"N" } else { b"T" };
+        let format = self.format;
+        Box::new(
+            self.db
+                .scan_prefix(prefix)
+                .map(move |r| -> Result<Vec<(u8, u64, Hash32)>, StoreError> {
+                    let (k, v) = r?;
+                    if k.len() != 10 {
+                        return Err(StoreError::Corrupt("bad node key".into()));
+                    }
+                    if format == 1 {
+                        let h: Hash32 =
+                            v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?;
+                        return Ok(vec![(k[1], be(&k[2..])?, h)]);
+                    }
+                    let tile = be(&k[2..])?;
+                    if !layout::tile_in_range(k[1], tile) {
+                        return Err(corrupt_tile(k[1], tile, "no tree reaches it".into()));
+                    }
+                    let t = Tile::decode(&v).map_err(|e| corrupt_tile(k[1], tile, e))?;
+                    Ok(t.nodes(k[1], tile).collect())
+                })
+                .flat_map(|r| match r {
+                    Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
+                    Err(e) => vec![Err(e)],
+                }),
+        )
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        match self.db.get(checkpoint_key(size))? {
+            None => Ok(None),
+            Some(v) => {
+                Ok(Some(String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("checkpoint not UTF-8".into()))?))
+            }
+        }
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        self.db
+            .scan_prefix(b"C")
+            .map(|r| {
+                let (k, v) = r?;
+                let note =
+                    String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("checkpoint not UTF-8".into()))?;
+                Ok((be(&k[1..])?, note))
+            })
+            .collect()
+    }
+
+    fn registry_note(&self, size: u64) -> Result<Option<String>, StoreError> {
+        let Some(v) = self.db.get(registry_key(size))? else { return Ok(None) };
+        Ok(Some(String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("registry note not UTF-8".into()))?))
+    }
+
+    fn index_get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(index_key(ns, key))?.map(|v| v.to_vec()))
+    }
+
+    fn index_all(&self) -> Result<Vec<IndexRecord>, StoreError> {
+        self.db
+            .scan_prefix(b"I")
+            .map(|r| {
+                let (k, v) = r?;
+                if k.len() < 2 {
+                    return Err(StoreError::Corrupt("short index key".into()));
+                }
+                Ok((k[1], k[2..].to_vec(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn index_scan(&self, ns: Ns, prefix: &[u8]) -> Result<KeyValues, StoreError> {
+        let p = index_key(ns, prefix);
+        self.db
+            .scan_prefix(&p)
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((k[2..].to_vec(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn apply(&self, c: Commit) -> Result<(), StoreError> {
+        self.writable("writes")?;
+        let mut b = sled::Batch::default();
+        for (first, es) in layout::cut_bundles(&c.entries) {
+            debug_assert!(es.windows(2).all(|w| w[1].0 == w[0].0 + 1), "a commit's entries are consecutive");
+            b.insert(&bundle_key(first), encode_bundle(es.iter().map(|(_, e)| e.as_slice())));
+        }
+        for ((stratum, tile), t) in self.extend_tiles(&c.nodes)? {
+            b.insert(&tile_key(stratum, tile), t.encode());
+        }
+        for w in c.index {
+            b.insert(index_key(w.ns, &w.key), w.value);
+        }
+        if let Some((size, note)) = c.checkpoint {
+            b.insert(&checkpoint_key(size), note.as_bytes());
+        }
+        if let Some((size, note)) = c.registry {
+            b.insert(&registry_key(size), note.as_bytes());
+        }
+        if let Some(h) = c.head {
+            b.insert(HEAD_KEY, wire::encode(&h));
+        }
+        if let Some(cfg) = c.config {
+            // The commit that writes the configuration records the format.
+            b.insert(CONFIG_KEY, wire::encode(&cfg));
+            b.insert(FORMAT_KEY, &STORAGE_FORMAT.to_le_bytes());
+        }
+        let t = std::time::Instant::now();
+        self.db.apply_batch(b)?;
+        tracing::debug!(apply_us = t.elapsed().as_micros() as u64, "apply_batch");
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.writable("sync")?;
+        self.durable()
+    }
+
+    fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError> {
+        self.writable("reindex")?;
+        let mut b = sled::Batch::default();
+        for r in self.db.scan_prefix(b"I").keys() {
+            b.remove(r?);
+        }
+        for w in writes {
+            b.insert(index_key(w.ns, &w.key), w.value);
+        }
+        self.db.apply_batch(b)?;
+        self.durable()
+    }
+
+    fn disk_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    fn raw_scan(&self) -> RawIter<'_> {
+        Box::new(self.db.iter().map(|r| {
+            let (k, v) = r?;
+            Ok((k.to_vec(), v.to_vec()))
+        }))
+    }
+
+    fn storage_format(&self) -> Result<u32, StoreError> {
+        stored_format(&self.db)
+    }
+}
