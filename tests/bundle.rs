@@ -114,8 +114,15 @@ fn tamper_matrix_no_change_is_ever_valid() {
     let other = Env::new();
     let other_vkey = other.init();
     let mut v = good.clone();
-    v["vkey"] = other_vkey.into();
-    cases.push(Case { name: "vkey of another log".into(), bundle: v, kind: Kind::Tamper });
+    let op = Op::Set(other_vkey.into());
+    op.apply(&mut v["vkey"]);
+    cases.push(Case {
+        name: "vkey of another log".into(),
+        path: vec![Step::Key("vkey".into())],
+        op,
+        bundle: v,
+        kind: Kind::Tamper,
+    });
     let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut passed = Vec::new();
     for c in &cases {
@@ -389,5 +396,24 @@ fn post_bundles_carries_the_files_it_is_sent_and_refuses_others() {
     ] {
         let r = post_json(&a, &server.url("/v1/bundles"), &json!({"evidence": [w.evidence], "files": files}));
         assert_eq!((r.status, r.code()), (status, code.to_string()), "{}", r.body);
+    }
+}
+
+/// Registry entries the rules refuse, in logs signed by the log key as a
+/// dishonest operator could: every refusal is reported at its seq, and
+/// nothing else (tests/page.rs holds the page's verifier to the same).
+#[test]
+fn registry_entries_the_rules_refuse_are_reported_when_the_registry_is_replayed() {
+    let all = bundle_support::forge::scenarios();
+    assert_eq!(all.len(), 14);
+    for sc in all {
+        let text = serde_json::to_string(&sc.bundle).unwrap();
+        let v = verify_bundle(text.as_bytes(), &bundle_support::forge::vkey(), None).unwrap();
+        let mut got: Vec<(String, Option<u64>)> = v.reasons.iter().map(|r| (r.code.clone(), r.seq)).collect();
+        got.sort();
+        got.dedup();
+        let mut want: Vec<(String, Option<u64>)> = sc.expect.iter().map(|(c, s)| (c.to_string(), *s)).collect();
+        want.sort();
+        assert_eq!(got, want, "{}: {:#?}", sc.name, v.reasons);
     }
 }

@@ -6,6 +6,8 @@
 //! swapped, every object field dropped and an unknown one added.
 #![allow(dead_code)]
 
+pub mod forge;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -152,8 +154,55 @@ pub enum Kind {
 
 pub struct Case {
     pub name: String,
+    /// Where the change is made, and what it is (the page applies the same).
+    pub path: Vec<Step>,
+    pub op: Op,
     pub bundle: Value,
     pub kind: Kind,
+}
+
+/// One change, made to the value at a path.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Replace the value.
+    Set(Value),
+    /// Remove an object field or an array element.
+    Remove(Step),
+    /// Insert into an array at an index.
+    Insert(usize, Value),
+    /// Swap two array elements.
+    Swap(usize, usize),
+    /// Empty an array.
+    Clear,
+}
+
+impl Op {
+    pub fn apply(&self, v: &mut Value) {
+        match self {
+            Op::Set(x) => *v = x.clone(),
+            Op::Remove(Step::Key(k)) => {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            Op::Remove(Step::Index(i)) => {
+                v.as_array_mut().unwrap().remove(*i);
+            }
+            Op::Insert(i, x) => v.as_array_mut().unwrap().insert(*i, x.clone()),
+            Op::Swap(i, j) => v.as_array_mut().unwrap().swap(*i, *j),
+            Op::Clear => v.as_array_mut().unwrap().clear(),
+        }
+    }
+
+    /// The change as the page's test runner reads it.
+    pub fn to_json(&self, path: &[Step]) -> Value {
+        let p: Vec<Value> = path.iter().map(Step::to_json).collect();
+        match self {
+            Op::Set(x) => json!({"path": p, "op": "set", "value": x}),
+            Op::Remove(s) => json!({"path": p, "op": "remove", "at": s.to_json()}),
+            Op::Insert(i, x) => json!({"path": p, "op": "insert", "at": i, "value": x}),
+            Op::Swap(i, j) => json!({"path": p, "op": "swap", "at": i, "with": j}),
+            Op::Clear => json!({"path": p, "op": "clear"}),
+        }
+    }
 }
 
 /// A verdict reduced to what both verifiers must agree on.
@@ -161,7 +210,8 @@ pub struct Case {
 pub struct Outcome {
     /// `valid`, `valid-with-warnings`, `invalid`, or `refused` (bad input).
     pub verdict: String,
-    /// Error codes, sorted, without repeats.
+    /// Error codes, sorted, without repeats; for `refused`, the input
+    /// error's code.
     pub errors: Vec<String>,
     /// Seqs of the entries listed, and `seq` of each file listed.
     pub entries: Vec<u64>,
@@ -169,10 +219,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// From a verdict's JSON (Rust's `BundleVerdict` or the page's).
+    /// From a verdict's JSON (Rust's `BundleVerdict` or the page's), or
+    /// `{"verdict": "refused", "error": {"code"}}`.
     pub fn from_json(v: &Value) -> Outcome {
         if v["verdict"] == "refused" {
-            return Outcome { verdict: "refused".into(), errors: vec![], entries: vec![], files: vec![] };
+            let code = v["error"]["code"].as_str().unwrap_or("?").to_string();
+            return Outcome { verdict: "refused".into(), errors: vec![code], entries: vec![], files: vec![] };
         }
         let mut errs = errors(v);
         errs.sort();
@@ -191,16 +243,25 @@ impl Outcome {
 /// The Rust verifier's outcome on a bundle's JSON.
 pub fn judge(v: &Value, vkey: &NoteVerifier, kept: Option<&[u8]>) -> Outcome {
     match verify_bundle(v.to_string().as_bytes(), vkey, kept) {
-        Err(_) => Outcome::from_json(&json!({"verdict": "refused"})),
+        Err(e) => Outcome::from_json(&json!({"verdict": "refused", "error": {"code": e.code()}})),
         Ok(x) => Outcome::from_json(&serde_json::to_value(x).unwrap()),
     }
 }
 
 /// Where a value sits in the bundle: object keys and array indexes.
 #[derive(Clone, Debug)]
-enum Step {
+pub enum Step {
     Key(String),
     Index(usize),
+}
+
+impl Step {
+    fn to_json(&self) -> Value {
+        match self {
+            Step::Key(k) => k.clone().into(),
+            Step::Index(i) => (*i).into(),
+        }
+    }
 }
 
 fn at<'a>(v: &'a mut Value, path: &[Step]) -> &'a mut Value {
@@ -264,54 +325,42 @@ fn selection(path: &[Step], what: &str) -> bool {
 fn walk(good: &Value, path: &mut Vec<Step>, out: &mut Vec<Case>) {
     let mut here = good.clone();
     let node = at(&mut here, path).clone();
-    let mut add = |name: String, kind: Kind, f: &dyn Fn(&mut Value)| {
+    let mut add = |name: String, kind: Kind, op: Op| {
         let mut v = good.clone();
-        f(at(&mut v, path));
+        op.apply(at(&mut v, path));
         assert!(v != *good, "{name} changed nothing");
-        out.push(Case { name, bundle: v, kind });
+        out.push(Case { name, path: path.clone(), op, bundle: v, kind });
     };
     let name = path_name(path);
-    let kind = |what: &str| if selection(path, what) { Kind::Selection } else { Kind::Tamper };
+    let with = |step: Step| {
+        let mut p = path.clone();
+        p.push(step);
+        p
+    };
     match &node {
         Value::Object(m) => {
             for k in m.keys() {
-                let mut p = path.clone();
-                p.push(Step::Key(k.clone()));
-                let k2 = k.clone();
-                let drop_kind = if selection(&p, "drop") { Kind::Selection } else { Kind::Tamper };
-                add(
-                    format!("{}{k} dropped", if name.is_empty() { String::new() } else { format!("{name}.") }),
-                    drop_kind,
-                    &|v| {
-                        v.as_object_mut().unwrap().remove(&k2);
-                    },
-                );
+                let kind = if selection(&with(Step::Key(k.clone())), "drop") { Kind::Selection } else { Kind::Tamper };
+                let field = if name.is_empty() { k.clone() } else { format!("{name}.{k}") };
+                add(format!("{field} dropped"), kind, Op::Remove(Step::Key(k.clone())));
             }
-            add(format!("{name} + unknown field"), Kind::Tamper, &|v| {
-                v.as_object_mut().unwrap().insert("note".into(), "trust me".into());
-            });
+            let mut extra = node.clone();
+            extra.as_object_mut().unwrap().insert("note".into(), "trust me".into());
+            add(format!("{name} + unknown field"), Kind::Tamper, Op::Set(extra));
         }
         Value::Array(a) => {
             let n = a.len();
             for k in 0..n {
-                let mut p = path.clone();
-                p.push(Step::Index(k));
-                let drop_kind = if selection(&p, "drop") { Kind::Selection } else { Kind::Tamper };
-                add(format!("{name}[{k}] dropped"), drop_kind, &|v| {
-                    v.as_array_mut().unwrap().remove(k);
-                });
-                add(format!("{name}[{k}] repeated"), Kind::Tamper, &|v| {
-                    let x = v[k].clone();
-                    v.as_array_mut().unwrap().insert(k + 1, x);
-                });
+                let kind = if selection(&with(Step::Index(k)), "drop") { Kind::Selection } else { Kind::Tamper };
+                add(format!("{name}[{k}] dropped"), kind, Op::Remove(Step::Index(k)));
+                add(format!("{name}[{k}] repeated"), Kind::Tamper, Op::Insert(k + 1, a[k].clone()));
                 if k + 1 < n && a[k] != a[k + 1] {
-                    add(format!("{name}[{k}] swapped with the next"), Kind::Tamper, &|v| {
-                        v.as_array_mut().unwrap().swap(k, k + 1)
-                    });
+                    add(format!("{name}[{k}] swapped with the next"), Kind::Tamper, Op::Swap(k, k + 1));
                 }
             }
             if n > 1 {
-                add(format!("{name} emptied"), kind("empty"), &|v| v.as_array_mut().unwrap().clear());
+                let kind = if selection(path, "empty") { Kind::Selection } else { Kind::Tamper };
+                add(format!("{name} emptied"), kind, Op::Clear);
             }
         }
         Value::String(text) => {
@@ -320,8 +369,7 @@ fn walk(good: &Value, path: &mut Vec<Step>, out: &mut Vec<Case>) {
             for i in positions(path, chars.len()) {
                 let mut c2 = chars.clone();
                 c2[i] = changed_char(chars[i], hex);
-                let t: String = c2.into_iter().collect();
-                add(format!("{name}[char {i}]"), Kind::Tamper, &|v| *v = t.clone().into());
+                add(format!("{name}[char {i}]"), Kind::Tamper, Op::Set(c2.into_iter().collect::<String>().into()));
             }
             if path.last().is_some_and(|s| matches!(s, Step::Key(k) if k == "data")) {
                 // every byte of the carried file, changed in the decoded bytes
@@ -329,8 +377,7 @@ fn walk(good: &Value, path: &mut Vec<Step>, out: &mut Vec<Case>) {
                 for i in 0..bytes.len() {
                     let mut b = bytes.clone();
                     b[i] ^= 0x20;
-                    let t = B64.encode(&b);
-                    add(format!("{name}[byte {i}]"), Kind::Tamper, &|v| *v = t.clone().into());
+                    add(format!("{name}[byte {i}]"), Kind::Tamper, Op::Set(B64.encode(&b).into()));
                 }
             }
         }
@@ -338,7 +385,7 @@ fn walk(good: &Value, path: &mut Vec<Step>, out: &mut Vec<Case>) {
             let x = n.as_u64().unwrap();
             for y in [x + 1, x.wrapping_sub(1), x + 1000] {
                 if y != u64::MAX {
-                    add(format!("{name}={y}"), Kind::Tamper, &|v| *v = y.into());
+                    add(format!("{name}={y}"), Kind::Tamper, Op::Set(y.into()));
                 }
             }
         }

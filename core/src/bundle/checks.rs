@@ -158,7 +158,10 @@ pub(super) fn decide_authority(
     vkey: &NoteVerifier,
     f: &mut Found,
 ) -> Vec<EntrySummary> {
-    let mut reg: Vec<&Item> = registry.iter().filter(|i| i.decoded.is_some()).collect();
+    // Only key-registry kinds are replayed: anything else in the registry list
+    // is already `registry_incomplete` and writes no registry record.
+    let mut reg: Vec<&Item> =
+        registry.iter().filter(|i| i.decoded.as_ref().is_some_and(|(_, st)| is_registry(&st.body))).collect();
     reg.sort_by_key(|i| i.seq);
     reg.dedup_by_key(|i| i.seq);
     let mut idx = MemIndex::default();
