@@ -1,64 +1,37 @@
 //! The verification page's in-browser bundle check, driven in headless
 //! Chromium (Debian's `chromium`). A ledger is built with the CLI, a bundle
-//! exported, `serve` started, and the page loaded with the bundle in the URL
-//! fragment (`#bundle=<base64url>`, never sent to the server); `--dump-dom`
-//! gives the final DOM, whose `data-verdict` is the page's verdict. Skipped,
-//! with a note on stderr, when `chromium` is not installed.
+//! with its original evidence files exported, `serve` started, and the page
+//! loaded: with the bundle in the URL fragment (`#bundle=<base64url>`, never
+//! sent to the server), `--dump-dom` gives the final DOM, whose
+//! `data-verdict` is the page's verdict; and, for the tamper matrix, the
+//! served page once, with a script that runs every case through its
+//! `window.pilVerifyBundle` and writes the outcomes into the DOM, each
+//! compared with the Rust verifier's. Skipped, with a note on stderr, when
+//! `chromium` is not installed.
 
+mod bundle_support;
 mod common;
 mod http_support;
+mod page_support;
 
 use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
-use common::{s, Env};
+use bundle_support::*;
+use common::s;
 use http_support::Server;
+use page_support::*;
+use pil_ledger::core::note::NoteVerifier;
 use serde_json::Value;
 
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
-}
-
-const FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--virtual-time-budget=15000",
-];
-
-/// The page at `url`'s DOM after it settled.
-fn dump_dom(bin: &str, profile: &Path, url: &str) -> String {
-    let out = Command::new(bin)
-        .args(FLAGS)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", url])
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(dom.contains("</html>"), "chromium gave no DOM: {}", String::from_utf8_lossy(&out.stderr));
-    dom
-}
-
-/// The value of `data-verdict` on the bundle verdict element.
-fn verdict(dom: &str) -> String {
-    let i = dom.find("id=\"bverdict\"").unwrap_or_else(|| panic!("no verdict element:\n{dom}"));
-    let tag = &dom[dom[..i].rfind('<').unwrap()..];
-    let tag = &tag[..tag.find('>').unwrap()];
-    let v = tag.split("data-verdict=\"").nth(1).unwrap_or_else(|| panic!("no data-verdict: {tag}"));
-    v[..v.find('"').unwrap()].to_string()
-}
-
-fn url(server: &Server, bundle: &Value) -> String {
-    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(bundle).unwrap());
-    server.url(&format!("/#bundle={b}"))
+fn url(server: &Server, bundle: &Value, kept: Option<&str>) -> String {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let mut frag = format!("/#bundle={}", b64(&serde_json::to_vec(bundle).unwrap()));
+    if let Some(k) = kept {
+        frag.push_str(&format!("&kept={}", b64(k.as_bytes())));
+    }
+    server.url(&frag)
 }
 
 #[test]
@@ -67,30 +40,28 @@ fn the_page_checks_bundles_in_the_browser() {
         eprintln!("SKIPPED tests/page.rs: `chromium` is not installed (apt-get install -y chromium; .ci/run does it)");
         return;
     };
-    let e = Env::new();
-    let vkey = e.init();
-    let (pros, _) = e.enroll("Li Si", "prosecutor");
-    let (gone, gone_pk) = e.enroll("Sun Ba", "prosecutor");
-    e.run(&["case", "open", "--key", s(&gone), "--case", "OLD-1", "--title", "earlier matter"]).ok();
-    let o = e.officer();
-    e.run(&["revoke", "--key", s(&o), "--pubkey", &gone_pk, "--reason", "left the unit"]).ok();
-    e.run(&["case", "open", "--key", s(&pros), "--case", "（2026）京04民初9号", "--title", "Chaobai River discharge"])
-        .ok();
-    let out = e.path("case.json");
-    e.run(&["bundle", "export", "--case", "（2026）京04民初9号", "--out", s(&out)]).ok();
-    let good: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-
+    let w = world();
+    let good = load(&full_bundle(&w));
+    let kept = std::fs::read_to_string(&w.kept).unwrap();
     // The Rust verifier's verdict on the same file, for comparison.
-    let r = e.run(&["--json", "bundle", "verify", s(&out), "--vkey", &vkey]).ok().json();
-    assert_eq!(r["verdict"], "valid", "{r}");
+    let r = verify_offline(&full_bundle(&w), &w.vkey, &["--checkpoint", s(&w.kept)]).ok().json();
+    assert_eq!((r["verdict"].as_str(), errors(&r).len()), (Some("valid-with-warnings"), 0), "{r}");
 
-    let server = Server::start(&e, &[], &[]);
-    let profile = e.path("chromium-profile");
+    // (exported before serve holds the ledger)
+    let old = load(&export(&w, "old.json", &["--seq", &w.by_revoked.to_string()]));
+    let server = Server::start(&w.e, &[], &[]);
+    let profile = w.e.path("chromium-profile");
     std::fs::create_dir_all(&profile).unwrap();
 
-    let dom = dump_dom(bin, &profile, &url(&server, &good));
-    assert_eq!(verdict(&dom), "valid", "{dom}");
-    assert!(dom.contains("CaseOpened") && dom.contains("Li Si"), "entries table: {dom}");
+    let dom = dump_dom(bin, &profile, &url(&server, &good, Some(&kept)));
+    assert_eq!(verdict(&dom), "valid-with-warnings", "{dom}");
+    let html = shown(&dom);
+    for want in ["EvidenceRegistered", "CustodyReceived", "Li Si", "Qian Qi", &w.evidence, &w.evidence2] {
+        assert!(html.contains(want), "{want} not on the page: {html}");
+    }
+    assert_eq!(html.matches("is the registered file").count(), 2, "{html}");
+    assert!(!html.contains("is NOT the registered file") && !html.contains("错误 / error"), "{html}");
+    assert!(html.contains("<code>solo_officer_appointment</code>"), "the one warning: {html}");
 
     // One changed byte in an entry (a byte of its statement).
     let mut bad = good.clone();
@@ -99,36 +70,129 @@ fn the_page_checks_bundles_in_the_browser() {
     let i = 2 * 70;
     bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
     bad["entries"][0]["entry"] = String::from_utf8(bytes).unwrap().into();
-    let dom = dump_dom(bin, &profile, &url(&server, &bad));
+    let dom = dump_dom(bin, &profile, &url(&server, &bad, None));
     assert_eq!(verdict(&dom), "invalid", "{dom}");
-    assert!(dom.contains("signature_invalid") || dom.contains("inclusion_proof_invalid"), "{dom}");
+    let html = shown(&dom);
+    assert!(
+        html.contains("<code>signature_invalid</code>") && html.contains("<code>inclusion_proof_invalid</code>"),
+        "{html}"
+    );
 
-    // The revocation left out of the registry list.
-    let mut dropped = good.clone();
+    // One changed byte of a carried file.
+    let mut bad = good.clone();
+    let mut photo = PHOTO.to_vec();
+    photo[4] ^= 1;
+    bad["files"][0]["data"] = base64::engine::general_purpose::STANDARD.encode(&photo).into();
+    let dom = dump_dom(bin, &profile, &url(&server, &bad, None));
+    assert_eq!(verdict(&dom), "invalid", "{dom}");
+    let html = shown(&dom);
+    assert!(
+        html.contains("<code>file_digest_mismatch</code>") && html.contains("is NOT the registered file"),
+        "{html}"
+    );
+
+    // The revocation left out of the registry list of a bundle of an entry by the revoked key.
+    let mut dropped = old;
     let reg = dropped["registry"].as_array_mut().unwrap();
     let before = reg.len();
-    reg.retain(|x| {
-        let b = hex::decode(x["entry"].as_str().unwrap()).unwrap();
-        // KeyRevoked: body index 2 right after the statement header (wire-format.md §2).
-        let st = &b[58..b.len() - 64];
-        let o = u64::from_le_bytes(st[2..10].try_into().unwrap()) as usize;
-        let c = u64::from_le_bytes(st[66 + o..74 + o].try_into().unwrap()) as usize;
-        st[74 + o + c..78 + o + c] != [2, 0, 0, 0]
-    });
-    assert_eq!(reg.len(), before - 1, "the bundle's registry holds one revocation");
-    let dom = dump_dom(bin, &profile, &url(&server, &dropped));
+    reg.retain(|e| e["seq"] != w.revocation);
+    assert_eq!(reg.len(), before - 1, "the bundle's registry holds the revocation");
+    let dom = dump_dom(bin, &profile, &url(&server, &dropped, None));
     assert_eq!(verdict(&dom), "invalid", "{dom}");
-    assert!(dom.contains("registry_incomplete"), "{dom}");
+    assert!(shown(&dom).contains("<code>registry_incomplete</code>"), "{}", shown(&dom));
+
+    // A kept checkpoint of another log is refused as input, not judged.
+    let other = common::Env::new();
+    other.init();
+    let foreign = other.run(&["checkpoint"]).ok().stdout;
+    let dom = dump_dom(bin, &profile, &url(&server, &good, Some(&foreign)));
+    assert_eq!(verdict(&dom), "refused", "{dom}");
+    assert!(shown(&dom).contains("invalid_argument"), "{}", shown(&dom));
 
     // A screenshot of the valid verdict, kept as an artefact; its failure fails nothing.
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-valid.png");
     let r = Command::new(bin)
         .args(FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--window-size=1000,1400", &format!("--screenshot={}", shot.display()), &url(&server, &good)])
+        .args([
+            "--window-size=1000,1800",
+            &format!("--screenshot={}", shot.display()),
+            &url(&server, &good, Some(&kept)),
+        ])
         .output();
     match r {
         Ok(o) if o.status.success() && shot.exists() => eprintln!("screenshot: {}", shot.display()),
         _ => eprintln!("screenshot not taken (not a failure)"),
     }
+}
+
+/// The tamper matrix of tests/bundle.rs, the forged registries, kept
+/// checkpoints, names, SM3 and consistency proofs, all through the page's
+/// own JavaScript in one page load, each outcome equal to the Rust one.
+#[test]
+fn the_pages_verifier_agrees_with_the_rust_verifier_on_every_tampered_bundle() {
+    let Some(bin) = chromium() else {
+        eprintln!("SKIPPED tests/page.rs: `chromium` is not installed (apt-get install -y chromium; .ci/run does it)");
+        return;
+    };
+    let w = world();
+    let good = load(&full_bundle(&w));
+    let vk = NoteVerifier::parse(&w.vkey).unwrap();
+    let kept = std::fs::read_to_string(&w.kept).unwrap();
+    let mut cases: Vec<JsCase> = Vec::new();
+    cases.push(JsCase::new("honest", &good, &w.vkey, Some(&kept), &vk));
+    let matrix = mutations(&good);
+    for c in &matrix {
+        cases.push(JsCase::mutation(c, &w.vkey, Some(&kept), &vk));
+    }
+    // kept checkpoints: none, the bundle's own, another log's, one newer than the bundle
+    let own = good["checkpoint"].as_str().unwrap().to_string();
+    let other = common::Env::new();
+    other.init();
+    let foreign = other.run(&["checkpoint"]).ok().stdout;
+    w.e.enroll("Wu Shi", "auditor");
+    let newer = w.e.run(&["checkpoint"]).ok().stdout;
+    for (name, k) in [
+        ("no kept checkpoint", None),
+        ("kept = its own", Some(&own)),
+        ("kept of another log", Some(&foreign)),
+        ("kept newer", Some(&newer)),
+    ] {
+        cases.push(JsCase::new(name, &good, &w.vkey, k.map(|x| x.as_str()), &vk));
+    }
+    let mut no_proof = good.clone();
+    no_proof.as_object_mut().unwrap().remove("consistency");
+    cases.push(JsCase::new("no consistency proof for the kept", &no_proof, &w.vkey, Some(&kept), &vk));
+    // registries the rules refuse
+    let fvk = bundle_support::forge::vkey();
+    for sc in bundle_support::forge::scenarios() {
+        let b = serde_json::to_value(&sc.bundle).unwrap();
+        cases.push(JsCase::new(sc.name, &b, &fvk.to_vkey_string(), None, &fvk).with_reasons());
+    }
+    let refused = cases.iter().filter(|c| c.rust.verdict == "refused").count();
+    let extras = Extras::new();
+
+    let server = Server::start(&w.e, &[], &[]);
+    let page = http_support::get(&http_support::agent(), &server.url("/"), None);
+    assert_eq!(page.status, 200);
+    let started = std::time::Instant::now();
+    let out = run_in_page(bin, &w.e.path("chromium-matrix"), &page.body, &good, &cases, &extras);
+    eprintln!(
+        "page matrix: {} bundles ({} tampered, {} refused as input) in {:.1?}",
+        cases.len(),
+        matrix.len(),
+        refused,
+        started.elapsed()
+    );
+    let answers = out["cases"].as_array().unwrap();
+    assert_eq!(answers.len(), cases.len());
+    let differ: Vec<String> = cases.iter().zip(answers).filter_map(|(c, js)| c.differs(js)).collect();
+    assert!(differ.is_empty(), "{} of {} differ:\n{}", differ.len(), cases.len(), differ.join("\n"));
+    // and so every tamper is detected in the browser, as the Rust matrix asserts for Rust
+    for (c, m) in cases[1..].iter().zip(&matrix) {
+        if m.kind == Kind::Tamper {
+            assert!(c.rust.verdict == "invalid" || c.rust.verdict == "refused", "{}", c.name);
+        }
+    }
+    extras.check(&out);
 }

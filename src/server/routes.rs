@@ -27,8 +27,26 @@ pub const MAX_PAGE: u64 = 1000;
 
 /// The OpenAPI document (`schema/openapi.json`), built in.
 pub const OPENAPI: &str = include_str!("../../schema/openapi.json");
-/// The verification page.
-pub const PAGE: &str = include_str!("page.html");
+/// The verification page, one self-contained file: the markup, then the
+/// vendored noble build and the bundle verifier (`page/verify-*.js`, in
+/// order: each part adds to `Pil`), then the page's own script.
+pub const PAGE: &str = concat!(
+    include_str!("page/page.html"),
+    "<script>\n/* Vendored, unmodified, bundled with esbuild 0.28.2 (--bundle --format=iife --global-name=noble --minify):\n",
+    "   @noble/hashes 1.8.0 (blake3, sha2) and @noble/curves 1.9.7 (ed25519), both MIT License,\n",
+    "   Copyright (c) 2022 Paul Miller (paulmillr.com). Licence texts and the build recipe:\n",
+    "   src/server/vendor/ in the pil-ledger source. */\n",
+    include_str!("vendor/noble.min.js"),
+    "</script>\n<script>\n",
+    include_str!("page/verify-core.js"),
+    include_str!("page/names-data.js"),
+    include_str!("page/verify-names.js"),
+    include_str!("page/verify-registry.js"),
+    include_str!("page/verify-bundle.js"),
+    "</script>\n<script>\n",
+    include_str!("page/ui.js"),
+    "</script>\n</body>\n</html>\n",
+);
 
 /// A path parameter, or 400.
 pub fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
