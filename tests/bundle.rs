@@ -405,7 +405,7 @@ fn post_bundles_carries_the_files_it_is_sent_and_refuses_others() {
 #[test]
 fn registry_entries_the_rules_refuse_are_reported_when_the_registry_is_replayed() {
     let all = bundle_support::forge::scenarios();
-    assert_eq!(all.len(), 14);
+    assert_eq!(all.len(), 15);
     for sc in all {
         let text = serde_json::to_string(&sc.bundle).unwrap();
         let v = verify_bundle(text.as_bytes(), &bundle_support::forge::vkey(), None).unwrap();

@@ -29,8 +29,8 @@ pub enum FilesError {
     )]
     FileTooLarge { what: String, size: u64 },
     #[error(
-        "the files to carry are {total} bytes together, over the limit of {MAX_FILES_TOTAL_BYTES}: export fewer \
-         items per bundle"
+        "the files to carry come to {total} bytes or more together, over the limit of {MAX_FILES_TOTAL_BYTES}: \
+         export fewer items per bundle"
     )]
     TotalTooLarge { total: u64 },
     #[error("the bundle would be {bytes} bytes, over the limit of {MAX_BUNDLE_BYTES}: export fewer entries or files")]
@@ -155,6 +155,7 @@ pub fn attach_dir(b: &mut Bundle, dir: &Path) -> Result<Carried, FilesError> {
     }
     paths.sort();
     let mut files = Vec::new();
+    let mut total = 0u64;
     for (name, path) in paths {
         let size = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
         let same_size: Vec<usize> = (0..regs.len()).filter(|&i| regs[i].size == size).collect();
@@ -196,6 +197,11 @@ pub fn attach_dir(b: &mut Bundle, dir: &Path) -> Result<Carried, FilesError> {
         }
         r.carried = Some(name.clone());
         out.files.push((name, r.seq, r.evidence_id.clone()));
+        total += data.len() as u64;
+        if total > MAX_FILES_TOTAL_BYTES {
+            // refused as soon as it is over, before reading more files
+            return Err(FilesError::TotalTooLarge { total });
+        }
         files.push(BundleFile { seq: r.seq, evidence_id: r.evidence_id.clone(), data });
     }
     if files.is_empty() {

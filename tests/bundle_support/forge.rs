@@ -7,11 +7,12 @@
 use ed25519_dalek::SigningKey;
 use pil_ledger::core::authority::Role;
 use pil_ledger::core::bundle::{is_registry, Bundle, BundleEntry, RegistryChain, RegistryNote, FORMAT};
+use pil_ledger::core::digest::{hash_bytes, Digest, DigestAlg};
 use pil_ledger::core::hash;
 use pil_ledger::core::keys;
 use pil_ledger::core::merkle::{Blake3Tree, MemTree};
 use pil_ledger::core::note::{Checkpoint, NoteVerifier};
-use pil_ledger::core::wire::{Body, Entry, Statement, FORMAT_V1};
+use pil_ledger::core::wire::{Body, Entry, SealState, Statement, FORMAT_V1};
 
 pub const ORIGIN: &str = "forge.example/log";
 
@@ -373,5 +374,62 @@ pub fn scenarios() -> Vec<Scenario> {
             ("author_expired", Some(12)),
         ],
     );
+    // Custody: re-hashes that disagree with the registration (a receipt, a
+    // check naming one algorithm only), one that agrees on the algorithms it
+    // shares, and a handover never received.
+    let d = |alg: DigestAlg, data: &[u8]| Digest { alg, value: hash_bytes(alg, data) };
+    let all = |data: &[u8]| DigestAlg::COMPUTED.iter().map(|&a| d(a, data)).collect::<Vec<_>>();
+    let item = |id: &str, data: &[u8]| Body::EvidenceDerived {
+        evidence_id: id.into(),
+        parent: "EV-0".into(),
+        digests: all(data),
+        size: data.len() as u64,
+        media_type: "text/plain".into(),
+        method: "copy".into(),
+    };
+    let mut f = base();
+    f.push(enrol(1, pk(11), "Qian Qi", vec![Custodian]));
+    f.push(st(10, item("EV-1", b"original")));
+    let hand = |id: &str, to: u8| Body::CustodyTransferred {
+        evidence_id: id.into(),
+        to: pk(to),
+        purpose: "storage".into(),
+        seal: SealState::None,
+    };
+    f.push(st(10, hand("EV-1", 11)));
+    let t = f.hashes[4];
+    f.push(st(
+        11,
+        Body::CustodyReceived {
+            evidence_id: "EV-1".into(),
+            transfer: t,
+            digests: all(b"swapped"),
+            seal: SealState::None,
+        },
+    ));
+    f.push(st(
+        11,
+        Body::IntegrityChecked {
+            evidence_id: "EV-1".into(),
+            digests: vec![d(DigestAlg::Sm3, b"swapped")],
+            note: "".into(),
+        },
+    ));
+    f.push(st(
+        11,
+        Body::IntegrityChecked {
+            evidence_id: "EV-1".into(),
+            digests: vec![d(DigestAlg::Sha256, b"original")],
+            note: "".into(),
+        },
+    ));
+    f.push(st(11, hand("EV-1", 10)));
+    add(
+        "re-hashes that differ from the registration, a handover never received",
+        &f,
+        &[3, 4, 5, 6, 7, 8],
+        vec![("custody_rehash_mismatch", Some(5)), ("custody_rehash_mismatch", Some(6)), ("custody_gap", Some(8))],
+    );
+
     out
 }
