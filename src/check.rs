@@ -326,6 +326,11 @@ pub fn verify_store(
             _ => found.error("store_key_unknown", None, format!("store key {} has no known prefix", show_key(&k))),
         }
     }
+    // Nodes the engine derived at open from the stored entries and holds in
+    // memory only (format 2: the unfinished lowest tile).
+    for (level, index, h) in store.unstored_nodes() {
+        nodes.compare(&mut found, tree, level, index, h);
+    }
     // Nodes of complete subtrees that were not seen: look each one up (only
     // for a level that came up short; bounded by the entries rebuilt).
     for level in 0..64u8 {

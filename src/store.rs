@@ -143,6 +143,12 @@ pub trait Store: Send + Sync {
     /// Entries with `from <= seq < to`, in order.
     fn entries(&self, from: u64, to: u64) -> EntryIter<'_>;
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash32>, StoreError>;
+    /// Merkle nodes the engine holds in memory only, derived at open from
+    /// stored entries (format 2: the unfinished lowest tile). `nodes` does
+    /// not list them; `node` answers them.
+    fn unstored_nodes(&self) -> Vec<(u8, u64, Hash32)> {
+        Vec::new()
+    }
     /// Every stored Merkle node (format 2: tile by tile, each tile's rows
     /// lowest first).
     fn nodes(&self) -> NodeIter<'_>;

@@ -9,6 +9,7 @@
 //! so a court's old copy verifies without being converted; only format 2 is
 //! written (`pil-ledger migrate` converts).
 
+use pil_ledger_core::merkle::{NodeSource, ProofError};
 use pil_ledger_core::wire::{Hash32, MAX_ENTRY_BYTES};
 
 /// Levels per tile; a tile of stratum `s` holds levels `8s .. 8s+7`.
@@ -16,10 +17,13 @@ pub const TILE_HEIGHT: u8 = 8;
 /// Nodes of a tile's lowest level.
 pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 /// Entries per bundle at most.
-pub const BUNDLE_MAX_ENTRIES: usize = 64;
-/// A bundle is closed once it holds this many bytes (so it stays far below
-/// sled's blob threshold of about 128 KiB: no separate file, no extra fsync).
-pub const BUNDLE_MAX_BYTES: usize = 48 * 1024;
+/// sled 0.34 splits a leaf page at 17 records and rewrites the whole page
+/// every 10 updates, so a record's size multiplies into every rewrite of
+/// its page; 16 entries of about 264 bytes keep a page of bundles near
+/// 64 KiB, below sled's blob threshold (a quarter of a 512 KiB segment).
+pub const BUNDLE_MAX_ENTRIES: usize = 16;
+/// A bundle is closed once it holds this many bytes.
+pub const BUNDLE_MAX_BYTES: usize = 6 * 1024;
 
 pub fn entry_key(seq: u64) -> [u8; 9] {
     prefixed(b'E', seq)
@@ -198,6 +202,12 @@ impl Tile {
         w >= 1 && w as u64 <= TILE_WIDTH && (0..TILE_HEIGHT as usize).all(|r| self.rows[r].len() == w >> r)
     }
 
+    /// The tile as a node source while it is built: the lowest tile `tile`
+    /// of stratum 0, answering only its own nodes.
+    pub fn source(&self, tile: u64) -> TileSource<'_> {
+        TileSource { t: self, tile }
+    }
+
     /// Every node, `(level, index, hash)`, of the tile `(stratum, tile)`,
     /// which must be [`tile_in_range`].
     pub fn nodes(&self, stratum: u8, tile: u64) -> impl Iterator<Item = (u8, u64, Hash32)> + '_ {
@@ -207,6 +217,22 @@ impl Tile {
             let first = tile << (TILE_HEIGHT as u32 - r as u32);
             row.iter().enumerate().map(move |(i, h)| (level, first + i as u64, *h))
         })
+    }
+}
+
+/// See [`Tile::source`].
+pub struct TileSource<'a> {
+    t: &'a Tile,
+    tile: u64,
+}
+
+impl NodeSource for TileSource<'_> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash32, ProofError> {
+        match tile_of(level, index) {
+            (0, tile, row, pos) if tile == self.tile => self.t.get(row, pos),
+            _ => None,
+        }
+        .ok_or(ProofError::MissingNode { level, index })
     }
 }
 
@@ -276,11 +302,13 @@ mod tests {
 
     #[test]
     fn commits_are_cut_by_count_and_by_bytes() {
-        let small: Vec<(u64, Vec<u8>)> = (0..130).map(|s| (s + 10, vec![0u8; 10])).collect();
+        let small: Vec<(u64, Vec<u8>)> = (0..34).map(|s| (s + 10, vec![0u8; 10])).collect();
         let cut = cut_bundles(&small);
-        assert_eq!(cut.iter().map(|(f, es)| (*f, es.len())).collect::<Vec<_>>(), [(10, 64), (74, 64), (138, 2)]);
-        let big: Vec<(u64, Vec<u8>)> = (0..5).map(|s| (s, vec![0u8; 20_000])).collect();
+        assert_eq!(cut.iter().map(|(f, es)| (*f, es.len())).collect::<Vec<_>>(), [(10, 16), (26, 16), (42, 2)]);
+        let big: Vec<(u64, Vec<u8>)> = (0..5).map(|s| (s, vec![0u8; 3_000])).collect();
         let cut = cut_bundles(&big);
         assert_eq!(cut.iter().map(|(f, es)| (*f, es.len())).collect::<Vec<_>>(), [(0, 2), (2, 2), (4, 1)]);
+        let huge: Vec<(u64, Vec<u8>)> = (0..2).map(|s| (s, vec![0u8; 9_000])).collect();
+        assert_eq!(cut_bundles(&huge).len(), 2, "an entry over the byte limit gets a bundle of its own");
     }
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bincode::{Decode, Encode};
+use pil_ledger_core::hash;
+use pil_ledger_core::merkle::{self, Blake3Tree};
 use pil_ledger_core::state::{IndexWrite, Ns};
 use pil_ledger_core::wire::{self, Hash32};
 
@@ -95,12 +97,21 @@ pub struct SledStore {
     read_only: bool,
     /// The storage format the records are read in (1 or 2; written: 2).
     format: u32,
+    /// Format 2: the unfinished lowest tile (fewer than 256 leaves), which
+    /// is never stored: it is rebuilt at open from the last entries (at most
+    /// 255, so O(1)) and kept here; the tile is written once, when it is
+    /// complete. Rewriting it at every commit would make sled rewrite its
+    /// tree pages of 16 KiB tiles again and again.
+    unfinished: Mutex<Option<(u64, Tile)>>,
     /// The private copy a read-only store runs in; declared after `db`, so
     /// sled is closed before the copy is deleted (`TempDir`'s drop).
     _copy: Option<tempfile::TempDir>,
 }
 
 /// How long to wait for a lock another process holds a moment too long.
+/// Tiles a commit extends, by `(stratum, tile)`.
+type Tiles = std::collections::BTreeMap<(u8, u64), Tile>;
+
 pub(super) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
@@ -159,8 +170,10 @@ impl SledStore {
             synced_blobs: Mutex::new(HashSet::new()),
             read_only: false,
             format,
+            unfinished: Mutex::new(None),
             _copy: None,
         };
+        store.rebuild_unfinished()?;
         // A predecessor killed between apply and sync may have left blob
         // files that sled's recovery now counts as present: sync them all
         // once (blobs are rare: only log messages over ~128 KiB), the log
@@ -201,7 +214,15 @@ impl SledStore {
             synced_blobs: Mutex::new(HashSet::new()),
             read_only: true,
             format,
+            unfinished: Mutex::new(None),
             _copy: Some(copy),
+        })
+        .inspect(|st: &SledStore| {
+            // A damaged tail must not stop a read-only open: `verify` is
+            // there to report it (the tile's nodes are then missing).
+            if let Err(e) = st.rebuild_unfinished() {
+                tracing::warn!("the unfinished lowest tile could not be rebuilt: {e}");
+            }
         })
     }
 
@@ -279,19 +300,21 @@ impl SledStore {
     /// The tiles a commit's new nodes extend, read from the store and
     /// extended in order. Every node must extend its row (asserted before
     /// writing; anything else is a bug or a damaged tile, and is refused).
-    fn extend_tiles(
-        &self,
-        nodes: &[(u8, u64, Hash32)],
-    ) -> Result<std::collections::BTreeMap<(u8, u64), Tile>, StoreError> {
+    fn extend_tiles(&self, nodes: &[(u8, u64, Hash32)]) -> Result<Tiles, StoreError> {
         let mut tiles = std::collections::BTreeMap::new();
         let mut sorted: Vec<_> = nodes.to_vec();
         sorted.sort_by_key(|&(level, index, _)| (level, index));
+        let unfinished = self.unfinished.lock().expect("poisoned").clone();
         for (level, index, h) in sorted {
             let (stratum, tile, row, pos) = tile_of(level, index);
             let t = match tiles.entry((stratum, tile)) {
                 std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(self.tile(stratum, tile)?.unwrap_or_default())
+                    let held = unfinished.as_ref().filter(|(k, _)| stratum == 0 && *k == tile).map(|(_, t)| t.clone());
+                    v.insert(match held {
+                        Some(t) => t,
+                        None => self.tile(stratum, tile)?.unwrap_or_default(),
+                    })
                 }
             };
             t.push(row, pos, h).map_err(|e| corrupt_tile(stratum, tile, e))?;
@@ -302,6 +325,41 @@ impl SledStore {
             }
         }
         Ok(tiles)
+    }
+
+    /// Rebuild the unfinished lowest tile from the last entries (format 2):
+    /// at most 255 leaf hashes and the complete subtrees over them.
+    fn rebuild_unfinished(&self) -> Result<(), StoreError> {
+        if self.format != 2 {
+            return Ok(());
+        }
+        let last = self.db.scan_prefix(b"B").rev().find(|r| r.as_ref().map_or(true, |(k, _)| k.len() == 9));
+        let Some(r) = last else { return Ok(()) };
+        let (k, v) = r?;
+        let first = be(&k[1..])?;
+        let n = decode_bundle(&v).map_err(|e| corrupt_bundle(first, e))?.len() as u64;
+        let size = first.checked_add(n).ok_or_else(|| corrupt_bundle(first, "seq overflows".into()))?;
+        let tile = size / layout::TILE_WIDTH;
+        if size % layout::TILE_WIDTH == 0 {
+            *self.unfinished.lock().expect("poisoned") = None;
+            return Ok(());
+        }
+        let mut t = Tile::default();
+        let start = tile * layout::TILE_WIDTH;
+        for r in self.entries(start, size) {
+            let (seq, bytes) = r?;
+            let nodes = merkle::append_nodes(&Blake3Tree, &t.source(tile), seq, hash::entry_hash(&bytes))
+                .map_err(|e| corrupt_tile(0, tile, e.to_string()))?;
+            for (level, index, h) in nodes {
+                let (_, _, row, pos) = tile_of(level, index);
+                t.push(row, pos, h).map_err(|e| corrupt_tile(0, tile, e))?;
+            }
+        }
+        if t.width() != size - start || !t.is_consistent() {
+            return Err(corrupt_tile(0, tile, format!("entries {start}..{size} are not all stored")));
+        }
+        *self.unfinished.lock().expect("poisoned") = Some((tile, t));
+        Ok(())
     }
 
     /// Test and tamper-drill access to the raw tree (for a read-only store:
@@ -372,8 +430,22 @@ impl Store for SledStore {
             };
         }
         let (stratum, tile, row, pos) = tile_of(level, index);
+        if stratum == 0 {
+            if let Some((k, t)) = &*self.unfinished.lock().expect("poisoned") {
+                if *k == tile {
+                    return Ok(t.get(row, pos));
+                }
+            }
+        }
         let Some(t) = self.tile(stratum, tile)? else { return Ok(None) };
         Ok(t.get(row, pos))
+    }
+
+    fn unstored_nodes(&self) -> Vec<(u8, u64, Hash32)> {
+        match &*self.unfinished.lock().expect("poisoned") {
+            Some((tile, t)) => t.nodes(0, *tile).collect(),
+            None => Vec::new(),
+        }
     }
 
     fn nodes(&self) -> NodeIter<'_> {
@@ -467,8 +539,14 @@ impl Store for SledStore {
             debug_assert!(es.windows(2).all(|w| w[1].0 == w[0].0 + 1), "a commit's entries are consecutive");
             b.insert(&bundle_key(first), encode_bundle(es.iter().map(|(_, e)| e.as_slice())));
         }
+        let touched = !c.nodes.is_empty();
+        let mut unfinished = None;
         for ((stratum, tile), t) in self.extend_tiles(&c.nodes)? {
-            b.insert(&tile_key(stratum, tile), t.encode());
+            if stratum == 0 && t.width() < layout::TILE_WIDTH {
+                unfinished = Some((tile, t)); // held in memory, never stored
+            } else {
+                b.insert(&tile_key(stratum, tile), t.encode());
+            }
         }
         for w in c.index {
             b.insert(index_key(w.ns, &w.key), w.value);
@@ -489,6 +567,9 @@ impl Store for SledStore {
         }
         let t = std::time::Instant::now();
         self.db.apply_batch(b)?;
+        if touched {
+            *self.unfinished.lock().expect("poisoned") = unfinished;
+        }
         tracing::debug!(apply_us = t.elapsed().as_micros() as u64, "apply_batch");
         Ok(())
     }
