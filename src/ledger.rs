@@ -46,6 +46,12 @@ impl Paths {
     pub fn acked_checkpoint(&self) -> PathBuf {
         self.root.join("checkpoint.acked")
     }
+    /// The log's verifier key (`pil-ledger vkey`), kept beside the store by
+    /// every writable open, so that `checkpoint` can check the acknowledged
+    /// checkpoint without opening the store.
+    pub fn vkey_file(&self) -> PathBuf {
+        self.root.join("log.vkey")
+    }
 }
 
 use crate::files::exists_at;
@@ -244,6 +250,7 @@ impl Ledger {
         let writer = spawn_writer(store.clone(), config.clone(), log_key, None, Some(paths.acked_checkpoint()));
         let ledger = Ledger { store, paths, config, vkey, writer: Some(writer) };
         ledger.writer()?.append_blocking(st, sig)?;
+        keep_vkey_file(&ledger.paths, &ledger.vkey)?;
         Ok(ledger)
     }
 
@@ -298,6 +305,7 @@ impl Ledger {
             check_acked(store.as_ref(), &vkey, h, &paths)?;
         }
         let writer = if mode == Mode::Write {
+            keep_vkey_file(&paths, &vkey)?;
             let log_key = read_key_file(&paths.log_key())?;
             if log_key.verifying_key().to_bytes() != config.log_key {
                 return Err(LedgerError::KeyFile {
@@ -480,6 +488,33 @@ pub fn self_check_store(store: &SledStore) -> Result<Head, LedgerError> {
 pub(crate) fn log_verifier(config: &LedgerConfig) -> Result<NoteVerifier, LedgerError> {
     let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
     NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))
+}
+
+/// Write `DATA/log.vkey` unless it already says `vkey` (temporary file,
+/// then rename; a file that says anything else is replaced).
+fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), LedgerError> {
+    let want = format!("{}\n", vkey.to_vkey_string());
+    let path = paths.vkey_file();
+    if std::fs::read(&path).is_ok_and(|b| b == want.as_bytes()) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("vkey.tmp");
+    std::fs::write(&tmp, want.as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|source| LedgerError::IoAt { path, source })
+}
+
+/// The newest acknowledged checkpoint, read without opening the store:
+/// `DATA/checkpoint.acked` checked against `DATA/log.vkey`. O(1). `None`
+/// when either file is missing (a ledger not yet opened for writing by this
+/// version) or does not check out: the caller then opens the store.
+pub fn acked_checkpoint_fast(dir: &Path) -> Option<(String, NoteVerifier)> {
+    let paths = Paths::new(dir);
+    let v = read_input_file(&paths.vkey_file(), MAX_NOTE_FILE_BYTES).ok()?;
+    let vkey = NoteVerifier::parse(std::str::from_utf8(&v).ok()?.trim_end()).ok()?;
+    let note = read_input_file(&paths.acked_checkpoint(), MAX_NOTE_FILE_BYTES).ok()?;
+    Checkpoint::open(&note, &vkey).ok()?;
+    Some((String::from_utf8(note).ok()?, vkey))
 }
 
 /// O(log n) start-up check: the head's last entry exists, hashes to the

@@ -123,13 +123,39 @@ pub fn verify_one(item: &SigItem) -> bool {
 /// disagree. Rejecting torsion in R costs a scalar multiplication, as much
 /// as a strict check. So: strict checks, spread over cores by the caller.
 pub fn verify_many(items: &[SigItem]) -> Vec<bool> {
-    // Authors repeat: decompress (and weak-check) each key once.
-    let mut parsed: std::collections::HashMap<PublicKey, Option<VerifyingKey>> = std::collections::HashMap::new();
+    verify_many_cached(items, &mut KeyCache::default())
+}
+
+/// Parsed public keys by their bytes (`None`: refused by
+/// [`parse_public`]). Parsing costs a decompression and a torsion check
+/// (a full scalar multiplication), about as much as a signature check, and
+/// authors repeat, so a verifier keeps one cache across all its chunks. Bounded:
+/// it is emptied when it reaches [`KeyCache::MAX`] keys.
+#[derive(Default)]
+pub struct KeyCache(std::collections::HashMap<PublicKey, Option<VerifyingKey>>);
+
+impl KeyCache {
+    pub const MAX: usize = 1 << 16;
+
+    fn get(&mut self, key: &PublicKey) -> Option<VerifyingKey> {
+        if let Some(vk) = self.0.get(key) {
+            return *vk;
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        *self.0.entry(*key).or_insert_with(|| parse_public(key).ok())
+    }
+}
+
+/// [`verify_many`] with a cache of parsed keys kept by the caller.
+pub fn verify_many_cached(items: &[SigItem], cache: &mut KeyCache) -> Vec<bool> {
     items
         .iter()
         .map(|item| {
-            let vk = *parsed.entry(item.author).or_insert_with(|| parse_public(&item.author).ok());
-            vk.is_some_and(|vk| vk.verify_strict(&item.digest, &Signature::from_bytes(&item.signature)).is_ok())
+            cache
+                .get(&item.author)
+                .is_some_and(|vk| vk.verify_strict(&item.digest, &Signature::from_bytes(&item.signature)).is_ok())
         })
         .collect()
 }

@@ -441,9 +441,10 @@ impl SigPool {
                 let (tx, rx) = std::sync::mpsc::channel::<SigChunk>();
                 let h = std::thread::spawn(move || {
                     let mut bad = Vec::new();
+                    let mut cache = keys::KeyCache::default();
                     for chunk in rx {
                         let items: Vec<SigItem> = chunk.iter().map(|(_, i)| *i).collect();
-                        for ((seq, _), ok) in chunk.iter().zip(keys::verify_many(&items)) {
+                        for ((seq, _), ok) in chunk.iter().zip(keys::verify_many_cached(&items, &mut cache)) {
                             if !ok {
                                 bad.push(*seq);
                             }

@@ -1,0 +1,61 @@
+//! `checkpoint` reads the newest acknowledged checkpoint kept beside the
+//! store (`DATA/checkpoint.acked`, checked against `DATA/log.vkey`) without
+//! opening the store: O(1) at any size, and it answers while another process
+//! holds the ledger. Anything that does not check out falls back to the store.
+
+mod common;
+
+use common::Env;
+use pil_ledger::store::SledStore;
+
+fn ledger() -> Env {
+    let e = Env::new();
+    e.init();
+    e.enroll("p.key", "prosecutor");
+    e.enroll("a.key", "assistant");
+    e
+}
+
+#[test]
+fn checkpoint_answers_from_the_acknowledged_note_even_while_the_store_is_held() {
+    let e = ledger();
+    let v = e.run(&["--json", "verify"]).ok().json();
+    let cp = e.run(&["--json", "checkpoint"]).ok().json();
+    assert_eq!(cp["size"], v["entries"], "{cp} {v}");
+    assert_eq!(cp["root"], v["root"], "{cp} {v}");
+    assert_eq!(
+        std::fs::read_to_string(e.data().join("log.vkey")).unwrap().trim_end(),
+        e.run(&["vkey"]).ok().stdout.trim_end()
+    );
+    // Another process holds sled's exclusive lock (as `serve` does).
+    let held = SledStore::open(&e.data().join("ledger")).unwrap();
+    let again = e.run(&["--json", "checkpoint"]).ok().json();
+    assert_eq!(again, cp);
+    let r = e.run(&["--json", "entries"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.err_json()["error"]["code"], "ledger_busy");
+    drop(held);
+}
+
+#[test]
+fn a_verifier_key_file_that_does_not_match_falls_back_to_the_store() {
+    let e = ledger();
+    let cp = e.run(&["--json", "checkpoint"]).ok().json();
+    // A vkey of another log: the acknowledged note does not verify under it,
+    // so the file is not trusted and the store is opened instead.
+    let other = Env::new();
+    other.init();
+    std::fs::copy(other.data().join("log.vkey"), e.data().join("log.vkey")).unwrap();
+    let held = SledStore::open(&e.data().join("ledger")).unwrap();
+    let r = e.run(&["--json", "checkpoint"]);
+    assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.err_json()["error"]["code"], "ledger_busy", "the store had to be opened");
+    drop(held);
+    assert_eq!(e.run(&["--json", "checkpoint"]).ok().json(), cp);
+    // The next writable open puts the right key back.
+    e.enroll("q.key", "prosecutor");
+    let held = SledStore::open(&e.data().join("ledger")).unwrap();
+    let now = e.run(&["--json", "checkpoint"]).ok().json();
+    assert_eq!(now["size"], cp["size"].as_u64().unwrap() + 1, "{now}");
+    drop(held);
+}
