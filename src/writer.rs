@@ -149,7 +149,7 @@ struct Job {
 fn check(statement: &[u8], signature: &[u8; 64]) -> Result<Statement, Refusal> {
     let st = Statement::from_bytes(statement).map_err(|e| Refusal::NotCanonical(e.to_string()))?;
     let item = SigItem { author: st.author, digest: hash::statement_digest(statement), signature: *signature };
-    if keys::verify_one(&item) {
+    if keys::verify_one_cached(&item) {
         Ok(st)
     } else {
         Err(Refusal::SignatureInvalid)

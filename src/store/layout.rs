@@ -179,6 +179,24 @@ impl Tile {
         Ok(t)
     }
 
+    /// Node at `row`, `pos` of an encoded tile, read in place (a proof
+    /// needs one hash of a tile, not all of them): `Ok(None)` if the tile
+    /// does not have it yet, `Err` if the bytes are not a tile.
+    pub fn node_in(b: &[u8], row: u8, pos: u64) -> Result<Option<Hash32>, String> {
+        let Some((w, rest)) = b.split_first_chunk::<2>() else { return Err("shorter than 2 bytes".into()) };
+        let w = u64::from(u16::from_le_bytes(*w));
+        let want: u64 = (0..TILE_HEIGHT).map(|r| w >> r).sum();
+        if w == 0 || w > TILE_WIDTH || rest.len() as u64 != 32 * want {
+            return Err(format!("{} bytes do not make a tile of width {w}", b.len()));
+        }
+        if pos >= w >> row {
+            return Ok(None);
+        }
+        let before: u64 = (0..row).map(|r| w >> r).sum();
+        let at = usize::try_from(32 * (before + pos)).expect("inside the tile");
+        Ok(Some(rest[at..at + 32].try_into().expect("32 bytes")))
+    }
+
     /// Node at `row`, `pos`, if the tile has it.
     pub fn get(&self, row: u8, pos: u64) -> Option<Hash32> {
         self.rows[row as usize].get(usize::try_from(pos).ok()?).copied()
@@ -265,6 +283,11 @@ mod tests {
         let b = t.encode();
         assert_eq!(b.len(), 2 + 32 * (5 + 2 + 1));
         assert_eq!(Tile::decode(&b).unwrap(), t);
+        for (row, pos, want) in [(0, 4, Some([4; 32])), (1, 1, Some([11; 32])), (2, 0, Some([20; 32])), (2, 1, None)] {
+            assert_eq!(Tile::node_in(&b, row, pos).unwrap(), want, "({row}, {pos})");
+            assert_eq!(t.get(row, pos), want);
+        }
+        assert!(Tile::node_in(&b[..b.len() - 1], 0, 0).is_err());
         let got: Vec<_> = t.nodes(1, 3).map(|(l, i, _)| (l, i)).collect();
         assert_eq!(got[0], (8, 768));
         assert_eq!(got[5], (9, 384));

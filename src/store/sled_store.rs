@@ -437,8 +437,8 @@ impl Store for SledStore {
                 }
             }
         }
-        let Some(t) = self.tile(stratum, tile)? else { return Ok(None) };
-        Ok(t.get(row, pos))
+        let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
+        Tile::node_in(&v, row, pos).map_err(|e| corrupt_tile(stratum, tile, e))
     }
 
     fn unstored_nodes(&self) -> Vec<(u8, u64, Hash32)> {
