@@ -80,13 +80,7 @@ pub(crate) fn expand(files: &[PathBuf]) -> Result<(Vec<PathBuf>, usize), Failure
                 inside.push(path);
                 continue;
             }
-            let why = if kind.is_symlink() {
-                "a symbolic link"
-            } else if kind.is_dir() {
-                "a directory (not recursive)"
-            } else {
-                "not a regular file"
-            };
+            let why = crate::files::not_a_file_reason(kind);
             eprintln!("skipped {}: {why}", path.display());
             skipped += 1;
         }

@@ -150,3 +150,15 @@ pub(crate) fn write_witness(path: &std::path::Path, note: &str) -> std::io::Resu
     f.sync_data()?;
     std::fs::rename(&tmp, path)
 }
+
+/// Why a directory entry that is not a regular file is skipped when a
+/// command reads "every file in DIR" (never followed, never recursed).
+pub(crate) fn not_a_file_reason(kind: std::fs::FileType) -> &'static str {
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory (not recursive)"
+    } else {
+        "not a regular file"
+    }
+}

@@ -17,21 +17,9 @@ use pil_ledger::store::{SledStore, Store};
 const ENTRIES: u64 = 715;
 const ROOT: &str = "868fd5f708cbb779f464fd15e8197bd217d524fa121c95f3e044f452d1005cbd";
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 fn v1_ledger() -> Env {
     let e = Env::new();
-    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ledger-v1"), &e.data());
+    common::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ledger-v1"), &e.data());
     e
 }
 

@@ -326,23 +326,11 @@ fn inspect(data: &Path, acked: &BTreeMap<u64, String>) -> Found {
     f
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// The same checks on a copy of `data` without `checkpoint.acked`, to tell
 /// "acknowledged entries are gone" from "the witness file is what broke".
 fn inspect_without_witness(data: &Path, acked: &BTreeMap<u64, String>) -> (Found, tempfile::TempDir) {
     let copy = tempfile::tempdir().unwrap();
-    copy_tree(data, &copy.path().join("data"));
+    common::copy_tree(data, &copy.path().join("data"));
     let _ = std::fs::remove_file(copy.path().join("data/checkpoint.acked"));
     (inspect(&copy.path().join("data"), acked), copy)
 }

@@ -475,11 +475,11 @@ fn a_store_with_every_entry_removed_is_empty_ledger() {
 fn a_store_that_lost_acknowledged_entries_is_refused_and_verify_says_so() {
     let e = build();
     let old = e.path("older-store");
-    copy_tree(&e.data().join("ledger"), &old);
+    common::copy_tree(&e.data().join("ledger"), &old);
     let (p, _) = e.enroll("late.key", "prosecutor");
     e.run(&["case", "open", "--key", s(&p), "--case", "C-late", "--title", "t"]).ok();
     std::fs::remove_dir_all(e.data().join("ledger")).unwrap();
-    copy_tree(&old, &e.data().join("ledger"));
+    common::copy_tree(&old, &e.data().join("ledger"));
     let v = verify_invalid(&e);
     assert!(has(&v, "log_rewritten", None), "{v}");
     // Nothing may be appended over the lost entries, and the refusal says why.
@@ -487,17 +487,4 @@ fn a_store_that_lost_acknowledged_entries_is_refused_and_verify_says_so() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(r.err_json()["error"]["code"], "self_check_failed");
     assert!(r.stderr.contains("acknowledged"), "{}", r.stderr);
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
 }

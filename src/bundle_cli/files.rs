@@ -144,13 +144,7 @@ pub fn attach_dir(b: &mut Bundle, dir: &Path) -> Result<Carried, FilesError> {
             paths.push((name, path));
             continue;
         }
-        let why = if kind.is_symlink() {
-            "a symbolic link"
-        } else if kind.is_dir() {
-            "a directory (not recursive)"
-        } else {
-            "not a regular file"
-        };
+        let why = crate::files::not_a_file_reason(kind);
         out.skipped.push((name, why.into()));
     }
     paths.sort();

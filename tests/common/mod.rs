@@ -169,3 +169,17 @@ pub fn expect_refused(e: &Env, args: &[&str], env: &[(&str, &str)], code: &str) 
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Copy a directory tree (files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
