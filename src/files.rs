@@ -132,25 +132,6 @@ pub(crate) fn exists_at(p: &Path) -> Result<bool, LedgerError> {
     }
 }
 
-/// Replace the acknowledged-checkpoint file: write a temporary file, then
-/// rename it over the old one, so a reader sees the old note or the new one,
-/// never a torn one. The data is fdatasynced before the rename; the rename
-/// is not, so after a power cut the file holds the previous complete note or
-/// the new one: it may lag behind the store (a weaker check, never a false
-/// alarm), and it never runs ahead, being written only after the store's
-/// own sync.
-pub(crate) fn write_witness(path: &std::path::Path, note: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("acked.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    std::io::Write::write_all(&mut f, note.as_bytes())?;
-    // The note's data must be on disk before the rename can be: otherwise a
-    // power cut can leave the new name on an empty file (XFS, or ext4 with
-    // noauto_da_alloc, or the file's first creation), a false alarm at the
-    // next open. Found by tests/powerloss.rs on LazyFS.
-    f.sync_data()?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Why a directory entry that is not a regular file is skipped when a
 /// command reads "every file in DIR" (never followed, never recursed).
 pub(crate) fn not_a_file_reason(kind: std::fs::FileType) -> &'static str {

@@ -436,10 +436,7 @@ impl Ledger {
     /// the log must still extend (a store cut back below it is
     /// `log_rewritten`).
     fn acked(&self) -> Vec<Vec<u8>> {
-        match read_input_file(&self.paths.acked_checkpoint(), MAX_NOTE_FILE_BYTES) {
-            Ok(note) => vec![note],
-            Err(_) => Vec::new(),
-        }
+        acked_as_kept(&self.paths, &self.vkey)
     }
 
     /// `verify` as a court runs it: against the verifier key it trusts (not
@@ -504,6 +501,17 @@ fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), LedgerError>
         .map_err(|source| LedgerError::IoAt { path, source })
 }
 
+/// The acknowledged notes as checkpoints `verify` must find the log
+/// extending: those that verify (a slot torn by a power cut is left out), or,
+/// when none does, every one, so that `verify` reports them.
+pub(crate) fn acked_as_kept(paths: &Paths, vkey: &NoteVerifier) -> Vec<Vec<u8>> {
+    match crate::acked::checked(&paths.acked_checkpoint(), vkey) {
+        Ok(Some(Ok(good))) => good.into_iter().map(|(_, n)| n).collect(),
+        Ok(Some(Err(all))) => all,
+        Ok(None) | Err(_) => Vec::new(),
+    }
+}
+
 /// The newest acknowledged checkpoint, read without opening the store:
 /// `DATA/checkpoint.acked` checked against `DATA/log.vkey`. O(1). `None`
 /// when either file is missing (a ledger not yet opened for writing by this
@@ -512,8 +520,8 @@ pub fn acked_checkpoint_fast(dir: &Path) -> Option<(String, NoteVerifier)> {
     let paths = Paths::new(dir);
     let v = read_input_file(&paths.vkey_file(), MAX_NOTE_FILE_BYTES).ok()?;
     let vkey = NoteVerifier::parse(std::str::from_utf8(&v).ok()?.trim_end()).ok()?;
-    let note = read_input_file(&paths.acked_checkpoint(), MAX_NOTE_FILE_BYTES).ok()?;
-    Checkpoint::open(&note, &vkey).ok()?;
+    let good = crate::acked::checked(&paths.acked_checkpoint(), &vkey).ok()??.ok()?;
+    let (_, note) = good.into_iter().next_back()?;
     Some((String::from_utf8(note).ok()?, vkey))
 }
 
@@ -559,23 +567,25 @@ fn self_check(store: &dyn Store, vkey: &NoteVerifier) -> Result<Head, LedgerErro
 /// existed) checks nothing; an unreadable one is refused.
 fn check_acked(store: &dyn Store, vkey: &NoteVerifier, head: &Head, paths: &Paths) -> Result<(), LedgerError> {
     let path = paths.acked_checkpoint();
-    if !crate::files::exists_at(&path)? {
-        return Ok(());
-    }
     let lost = |why: String| {
         LedgerError::SelfCheck(format!(
             "{why}: the store no longer holds what was acknowledged ({}); run `pil-ledger verify` and restore from a copy",
             path.display()
         ))
     };
-    let note = read_input_file(&path, MAX_NOTE_FILE_BYTES).map_err(lost)?;
-    let cp = Checkpoint::open(&note, vkey)
-        .map_err(|e| lost(format!("the acknowledged checkpoint does not verify ({e})")))?;
-    if cp.size > head.size {
-        return Err(lost(format!("{} entries were acknowledged but the store holds {}", cp.size, head.size)));
-    }
-    if merkle::root(&Blake3Tree, &StoreNodes(store), cp.size)? != cp.root {
-        return Err(lost(format!("the store's tree at size {} differs from the acknowledged one", cp.size)));
+    let good = match crate::acked::checked(&path, vkey)? {
+        None => return Ok(()),
+        Some(Ok(good)) => good,
+        Some(Err(_)) => return Err(lost("the acknowledged checkpoint does not verify".into())),
+    };
+    // Every acknowledged note must still hold; the largest says the most.
+    for (cp, _) in good.iter().rev() {
+        if cp.size > head.size {
+            return Err(lost(format!("{} entries were acknowledged but the store holds {}", cp.size, head.size)));
+        }
+        if merkle::root(&Blake3Tree, &StoreNodes(store), cp.size)? != cp.root {
+            return Err(lost(format!("the store's tree at size {} differs from the acknowledged one", cp.size)));
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! checkpoints, authority, verification).
 
 pub mod ack;
+pub mod acked;
 pub mod bundle_cli;
 pub mod check;
 pub mod cli;

@@ -24,7 +24,7 @@ use pil_ledger_core::{hash, wire::Entry};
 
 use crate::check::verify_store;
 use crate::error::LedgerError;
-use crate::files::{read_input_file, sync_dir, MAX_NOTE_FILE_BYTES};
+use crate::files::sync_dir;
 use crate::ledger::{log_verifier, Paths};
 use crate::store::{Commit, Head, SledStore, Store, StoreError, STORAGE_FORMAT};
 
@@ -140,10 +140,7 @@ fn build(
     let copied = convert(old, new, head, progress)?;
     new.commit(Commit { config: Some(config.clone()), head: Some(head.clone()), ..Commit::default() })?;
     let vk = log_verifier(config)?;
-    let mut kept = Vec::new();
-    if crate::files::exists_at(&paths.acked_checkpoint())? {
-        kept.push(read_input_file(&paths.acked_checkpoint(), MAX_NOTE_FILE_BYTES).map_err(LedgerError::SelfCheck)?);
-    }
+    let kept = crate::ledger::acked_as_kept(paths, &vk);
     let verdict = verify_store(new, Some(&vk), &kept, progress)?;
     if verdict.verdict == VerdictKind::Invalid || verdict.entries != head.size || verdict.root != head.root {
         let first = verdict.reasons.first().map(|r| format!("{}: {}", r.code, r.message)).unwrap_or_default();

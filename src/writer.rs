@@ -285,6 +285,7 @@ pub fn spawn_writer(
     let syncer = std::thread::Builder::new()
         .name("pil-syncer".into())
         .spawn(move || {
+            let mut witness = witness.map(crate::acked::Witness::new);
             while let Ok(first) = from_writer.recv() {
                 let mut batch = vec![first];
                 while let Ok(more) = from_writer.try_recv() {
@@ -295,10 +296,10 @@ pub fn spawn_writer(
                     Some(_) => store.sync().map_err(|e| format!("storage failure while making a commit durable: {e}")),
                     None => Ok(()),
                 };
-                let outcome = outcome.and_then(|()| match (&newest, &witness) {
-                    (Some(h), Some(path)) => crate::files::write_witness(path, &h.checkpoint).map_err(|e| {
-                        format!("could not record the acknowledged checkpoint in {}: {e}", path.display())
-                    }),
+                let outcome = outcome.and_then(|()| match (&newest, &mut witness) {
+                    (Some(h), Some(w)) => w
+                        .record(&h.checkpoint)
+                        .map_err(|e| format!("could not record the acknowledged checkpoint: {e}")),
                     _ => Ok(()),
                 });
                 match outcome {

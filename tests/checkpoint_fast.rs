@@ -59,3 +59,27 @@ fn a_verifier_key_file_that_does_not_match_falls_back_to_the_store() {
     assert_eq!(now["size"], cp["size"].as_u64().unwrap() + 1, "{now}");
     drop(held);
 }
+
+/// `checkpoint.acked` has two slots written in turn (`storage.md` §3): a
+/// power cut can tear only the one being written. One torn slot is no
+/// alarm (the other still holds an acknowledged note); both torn is.
+#[test]
+fn one_torn_slot_of_the_acknowledged_file_is_no_alarm_both_are() {
+    use std::os::unix::fs::FileExt;
+    let e = ledger();
+    e.enroll("q.key", "prosecutor"); // a later process: both slots written in this one
+    let path = e.data().join("checkpoint.acked");
+    let slot = pil_ledger::acked::SLOT as u64;
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * slot);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(b"torn", 40).unwrap();
+    assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
+    e.run(&["--json", "entries"]).ok();
+    e.run(&["--json", "checkpoint"]).ok();
+    f.write_all_at(b"torn", slot + 40).unwrap();
+    let v = e.run(&["--json", "verify"]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let r = e.run(&["--json", "entries"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.err_json()["error"]["code"], "self_check_failed");
+}
