@@ -20,6 +20,7 @@ use crate::ledger::{self, acked_checkpoint_fast, Ledger, LedgerError};
 use crate::store::Store;
 
 mod entry;
+mod maintain;
 mod output;
 pub use entry::main;
 use output::{hexes, pubkey_arg};
@@ -564,51 +565,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             print_verdict(json, &verdict);
             Ok(if verdict.verdict == VerdictKind::Invalid { 1 } else { 0 })
         }
-        Cmd::Reindex => {
-            let l = Ledger::open_for_reindex(&data)?;
-            let size = l.head()?.size;
-            let pb = progress_bar(size, "reindex");
-            let n = l.reindex(&|done, _| pb.set_position(done))?;
-            pb.finish_and_clear();
-            if json {
-                println!("{}", json!({"reindexed_records": n, "entries": size}));
-            } else {
-                println!("rebuilt {n} index records from {size} entries");
-            }
-            Ok(0)
-        }
-        Cmd::Migrate => {
-            let pb = progress_bar(0, "migrate");
-            let r = crate::migrate::run(&data, &|done, total| {
-                pb.set_length(total);
-                pb.set_position(done)
-            })?;
-            pb.finish_and_clear();
-            if json {
-                println!("{}", serde_json::to_value(&r).expect("report serialises"));
-            } else if r.converted {
-                println!(
-                    "converted the ledger at {} from storage format {} to {}: {} entries, {} records copied; \
-                     the converted store verified {} (root {}); on disk {} -> {} bytes",
-                    data.display(),
-                    r.from_format,
-                    r.to_format,
-                    r.entries,
-                    r.records_copied,
-                    r.verdict,
-                    r.root,
-                    r.bytes_before,
-                    r.bytes_after
-                );
-            } else {
-                println!(
-                    "the ledger at {} is already in storage format {}; nothing changed",
-                    data.display(),
-                    r.to_format
-                );
-            }
-            Ok(0)
-        }
+        Cmd::Reindex => maintain::reindex(&data, json),
+        Cmd::Migrate => maintain::migrate(&data, json),
         Cmd::Stress { count, clients, presign, allow_existing } => {
             let opts = crate::stress::StressOptions { count, clients, presign, allow_existing };
             let report = crate::stress::run(&data, &opts)?;

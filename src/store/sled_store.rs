@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bincode::{Decode, Encode};
-use pil_ledger_core::hash;
-use pil_ledger_core::merkle::{self, Blake3Tree};
+
 use pil_ledger_core::state::{IndexWrite, Ns};
 use pil_ledger_core::wire::{self, Hash32};
 
@@ -17,6 +16,8 @@ use super::layout::{
     self, bundle_key, checkpoint_key, decode_bundle, encode_bundle, entry_key, node_key, registry_key, tile_key,
     tile_of, Tile,
 };
+mod tiles;
+
 use super::{
     Commit, EntryIter, Head, IndexRecord, KeyValues, LedgerConfig, NodeIter, RawIter, Store, StoreError,
     OLDEST_READ_FORMAT, STORAGE_FORMAT,
@@ -103,12 +104,20 @@ pub struct SledStore {
     /// complete. Rewriting it at every commit would make sled rewrite its
     /// tree pages of 16 KiB tiles again and again.
     unfinished: Mutex<Option<(u64, Tile)>>,
+    /// Complete tiles read lately (they never change once complete), so a
+    /// proof's eight reads in one tile cost one store read. Bounded.
+    complete_tiles: Mutex<std::collections::HashMap<(u8, u64), sled::IVec>>,
     /// The private copy a read-only store runs in; declared after `db`, so
     /// sled is closed before the copy is deleted (`TempDir`'s drop).
     _copy: Option<tempfile::TempDir>,
 }
 
 /// How long to wait for a lock another process holds a moment too long.
+/// Bytes of a complete tile: width, then 256 + 128 + … + 2 hashes.
+const COMPLETE_TILE_BYTES: usize = 2 + 32 * 510;
+/// Complete tiles kept in memory at most (16 KiB each).
+const COMPLETE_TILE_CACHE: usize = 4096;
+
 /// Tiles a commit extends, by `(stratum, tile)`.
 type Tiles = std::collections::BTreeMap<(u8, u64), Tile>;
 
@@ -171,6 +180,7 @@ impl SledStore {
             read_only: false,
             format,
             unfinished: Mutex::new(None),
+            complete_tiles: Mutex::new(std::collections::HashMap::new()),
             _copy: None,
         };
         store.rebuild_unfinished()?;
@@ -215,6 +225,7 @@ impl SledStore {
             read_only: true,
             format,
             unfinished: Mutex::new(None),
+            complete_tiles: Mutex::new(std::collections::HashMap::new()),
             _copy: Some(copy),
         })
         .inspect(|st: &SledStore| {
@@ -282,84 +293,6 @@ impl SledStore {
     /// The storage format the records are read in.
     pub fn format(&self) -> u32 {
         self.format
-    }
-
-    /// The bundle holding `seq` (format 2): the last bundle starting at or
-    /// before it. The caller checks that `seq` is inside it.
-    fn bundle_at(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        let Some(r) = self.db.range(bundle_key(0)..=bundle_key(seq)).next_back() else { return Ok(None) };
-        let (k, v) = r?;
-        Ok(Some((be(&k[1..])?, v)))
-    }
-
-    fn tile(&self, stratum: u8, tile: u64) -> Result<Option<Tile>, StoreError> {
-        let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
-        Tile::decode(&v).map(Some).map_err(|e| corrupt_tile(stratum, tile, e))
-    }
-
-    /// The tiles a commit's new nodes extend, read from the store and
-    /// extended in order. Every node must extend its row (asserted before
-    /// writing; anything else is a bug or a damaged tile, and is refused).
-    fn extend_tiles(&self, nodes: &[(u8, u64, Hash32)]) -> Result<Tiles, StoreError> {
-        let mut tiles = std::collections::BTreeMap::new();
-        let mut sorted: Vec<_> = nodes.to_vec();
-        sorted.sort_by_key(|&(level, index, _)| (level, index));
-        let unfinished = self.unfinished.lock().expect("poisoned").clone();
-        for (level, index, h) in sorted {
-            let (stratum, tile, row, pos) = tile_of(level, index);
-            let t = match tiles.entry((stratum, tile)) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    let held = unfinished.as_ref().filter(|(k, _)| stratum == 0 && *k == tile).map(|(_, t)| t.clone());
-                    v.insert(match held {
-                        Some(t) => t,
-                        None => self.tile(stratum, tile)?.unwrap_or_default(),
-                    })
-                }
-            };
-            t.push(row, pos, h).map_err(|e| corrupt_tile(stratum, tile, e))?;
-        }
-        for ((stratum, tile), t) in &tiles {
-            if !t.is_consistent() {
-                return Err(corrupt_tile(*stratum, *tile, "rows do not match the lowest row after the commit".into()));
-            }
-        }
-        Ok(tiles)
-    }
-
-    /// Rebuild the unfinished lowest tile from the last entries (format 2):
-    /// at most 255 leaf hashes and the complete subtrees over them.
-    fn rebuild_unfinished(&self) -> Result<(), StoreError> {
-        if self.format != 2 {
-            return Ok(());
-        }
-        let last = self.db.scan_prefix(b"B").rev().find(|r| r.as_ref().map_or(true, |(k, _)| k.len() == 9));
-        let Some(r) = last else { return Ok(()) };
-        let (k, v) = r?;
-        let first = be(&k[1..])?;
-        let n = decode_bundle(&v).map_err(|e| corrupt_bundle(first, e))?.len() as u64;
-        let size = first.checked_add(n).ok_or_else(|| corrupt_bundle(first, "seq overflows".into()))?;
-        let tile = size / layout::TILE_WIDTH;
-        if size % layout::TILE_WIDTH == 0 {
-            *self.unfinished.lock().expect("poisoned") = None;
-            return Ok(());
-        }
-        let mut t = Tile::default();
-        let start = tile * layout::TILE_WIDTH;
-        for r in self.entries(start, size) {
-            let (seq, bytes) = r?;
-            let nodes = merkle::append_nodes(&Blake3Tree, &t.source(tile), seq, hash::entry_hash(&bytes))
-                .map_err(|e| corrupt_tile(0, tile, e.to_string()))?;
-            for (level, index, h) in nodes {
-                let (_, _, row, pos) = tile_of(level, index);
-                t.push(row, pos, h).map_err(|e| corrupt_tile(0, tile, e))?;
-            }
-        }
-        if t.width() != size - start || !t.is_consistent() {
-            return Err(corrupt_tile(0, tile, format!("entries {start}..{size} are not all stored")));
-        }
-        *self.unfinished.lock().expect("poisoned") = Some((tile, t));
-        Ok(())
     }
 
     /// Test and tamper-drill access to the raw tree (for a read-only store:
@@ -437,7 +370,22 @@ impl Store for SledStore {
                 }
             }
         }
-        let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
+        let cached = self.complete_tiles.lock().expect("poisoned").get(&(stratum, tile)).cloned();
+        let v = match cached {
+            Some(v) => v,
+            None => {
+                let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
+                if v.len() == COMPLETE_TILE_BYTES {
+                    // A complete tile never changes again: keep it.
+                    let mut c = self.complete_tiles.lock().expect("poisoned");
+                    if c.len() >= COMPLETE_TILE_CACHE {
+                        c.clear();
+                    }
+                    c.insert((stratum, tile), v.clone());
+                }
+                v
+            }
+        };
         Tile::node_in(&v, row, pos).map_err(|e| corrupt_tile(stratum, tile, e))
     }
 
