@@ -13,6 +13,8 @@
 //! answers every caller with `{seq, hash, checkpoint, proof}`: the proof
 //! comes with the acknowledgement, with no integration delay.
 
+mod checkers;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -160,24 +162,18 @@ fn check(statement: &[u8], signature: &[u8; 64]) -> Result<Statement, Refusal> {
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Job>,
+    /// Where async submissions are checked (`writer/checkers.rs`).
+    checkers: checkers::Checkers,
 }
 
 impl WriterHandle {
     /// Submit signed statement bytes; resolves when durable, with the proof.
-    /// The decode and signature check run on tokio's blocking pool, not on
-    /// the runtime thread that polls this future.
+    /// The decode and signature check run on the checker threads
+    /// (`writer/checkers.rs`), not on the runtime thread that polls this
+    /// future.
     pub async fn append(&self, statement: Vec<u8>, signature: [u8; 64]) -> Result<Ack, LedgerError> {
-        let (statement, checked) = tokio::task::spawn_blocking(move || {
-            let checked = check(&statement, &signature);
-            (statement, checked)
-        })
-        .await
-        .map_err(|e| LedgerError::WriterStopped(format!("signature check task failed: {e}")))?;
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job { statement, signature, checked, reply })
-            .await
-            .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))?;
+        self.checkers.submit(statement, signature, reply).await?;
         rx.await.map_err(|_| LedgerError::WriterStopped("writer dropped the request".into()))?
     }
 
@@ -326,7 +322,9 @@ pub fn spawn_writer(
             }
         })
         .expect("spawn syncer thread");
-    Writer { handle: WriterHandle { tx }, threads: vec![writer, syncer], durable }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let checkers = checkers::Checkers::spawn(cores, QUEUE_BOUND, tx.clone());
+    Writer { handle: WriterHandle { tx, checkers }, threads: vec![writer, syncer], durable }
 }
 
 /// Node reads for one group: the group's new nodes plus a read-through cache

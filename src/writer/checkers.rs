@@ -1,0 +1,72 @@
+//! Decode and signature checks for async submitters (`serve`): a fixed pool
+//! of one thread per core, fed by one bounded queue, each thread handing
+//! its checked job straight to the writer.
+//!
+//! Before, each submission hopped to tokio's blocking pool and back: with
+//! 128 clients in flight that meant up to 128 threads taking turns on two
+//! cores (and 128 caches of parsed keys). Here the checks run on as many
+//! threads as there are cores, each keeping one cache of parsed keys
+//! (`keys::verify_one_cached`), and the async side waits once, for the
+//! writer's answer.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::{check, Job, Reply};
+use crate::ledger::LedgerError;
+
+/// A submission waiting for its check.
+struct Pending {
+    statement: Vec<u8>,
+    signature: [u8; 64],
+    reply: Reply,
+}
+
+/// The senders' side of the pool; the threads end when every sender is
+/// gone (so the writer, whose queue they hold, can end after them).
+#[derive(Clone)]
+pub(super) struct Checkers {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl Checkers {
+    /// Start `threads` checkers in front of the writer's queue `writer`.
+    /// Their queue holds at most `bound` submissions (a sender waits while
+    /// it is full).
+    pub(super) fn spawn(threads: usize, bound: usize, writer: mpsc::Sender<Job>) -> Self {
+        let (tx, rx) = mpsc::channel::<Pending>(bound);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let (rx, writer) = (rx.clone(), writer.clone());
+            std::thread::Builder::new()
+                .name(format!("pil-check-{i}"))
+                .spawn(move || loop {
+                    // One thread waits at the queue at a time; the others
+                    // wait for the lock, then check in parallel.
+                    let next = rx.lock().expect("poisoned").blocking_recv();
+                    let Some(p) = next else { return };
+                    let checked = check(&p.statement, &p.signature);
+                    let job = Job { statement: p.statement, signature: p.signature, checked, reply: p.reply };
+                    if let Err(e) = writer.blocking_send(job) {
+                        let _ = e.0.reply.send(Err(LedgerError::WriterStopped("writer is closed".into())));
+                    }
+                })
+                .expect("spawn checker thread");
+        }
+        Checkers { tx }
+    }
+
+    /// Queue a submission; its answer comes on `reply`, from the writer.
+    pub(super) async fn submit(
+        &self,
+        statement: Vec<u8>,
+        signature: [u8; 64],
+        reply: Reply,
+    ) -> Result<(), LedgerError> {
+        self.tx
+            .send(Pending { statement, signature, reply })
+            .await
+            .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))
+    }
+}
