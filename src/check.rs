@@ -142,6 +142,7 @@ pub fn verify_store(
     kept: &[Vec<u8>],
     progress: &dyn Fn(u64, u64),
 ) -> Result<LedgerVerdict, LedgerError> {
+    let started = std::time::Instant::now();
     let mut found = Found::default();
     let head: Option<Head> = match store.head() {
         Ok(Some(h)) => Some(h),
@@ -234,6 +235,7 @@ pub fn verify_store(
     }
     progress(v.entries());
 
+    tracing::debug!(entries = v.entries(), ms = started.elapsed().as_millis() as u64, "verify: entries replayed");
     // Phase 2: indexes (I), Merkle nodes (N), registry notes (R), the
     // format (V), unknown prefixes; compared with the complete rebuild.
     let tree = v.tree();
@@ -376,7 +378,9 @@ pub fn verify_store(
             check_registry_note(&mut found, &v, &vk, *size, note);
         }
     }
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: stored records compared");
     let mut verdict = v.finish(&cps, trusted);
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: signatures and checkpoints done");
     let any = !found.reasons.is_empty();
     verdict.reasons.extend(found.reasons);
     verdict.more_reasons += found.more;
