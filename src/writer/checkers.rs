@@ -9,7 +9,7 @@
 //! (`keys::verify_one_cached`), and the async side waits once, for the
 //! writer's answer.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -34,23 +34,37 @@ impl Checkers {
     /// Start `threads` checkers in front of the writer's queue `writer`.
     /// Their queue holds at most `bound` submissions (a sender waits while
     /// it is full).
+    ///
+    /// Jobs reach the writer in the order they were queued: each takes a
+    /// ticket as it leaves the queue, is checked in parallel with the
+    /// others, and waits for its turn to be handed on. So a batch submitted
+    /// in one order is decided in that order, as with one checker.
     pub(super) fn spawn(threads: usize, bound: usize, writer: mpsc::Sender<Job>) -> Self {
         let (tx, rx) = mpsc::channel::<Pending>(bound);
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(Mutex::new((rx, 0u64)));
+        let turn = Arc::new((Mutex::new(0u64), Condvar::new()));
         for i in 0..threads.max(1) {
-            let (rx, writer) = (rx.clone(), writer.clone());
+            let (queue, turn, writer) = (queue.clone(), turn.clone(), writer.clone());
             std::thread::Builder::new()
                 .name(format!("pil-check-{i}"))
                 .spawn(move || loop {
                     // One thread waits at the queue at a time; the others
                     // wait for the lock, then check in parallel.
-                    let next = rx.lock().expect("poisoned").blocking_recv();
-                    let Some(p) = next else { return };
+                    let (p, ticket) = {
+                        let mut q = queue.lock().expect("poisoned");
+                        let Some(p) = q.0.blocking_recv() else { return };
+                        q.1 += 1;
+                        (p, q.1 - 1)
+                    };
                     let checked = check(&p.statement, &p.signature);
                     let job = Job { statement: p.statement, signature: p.signature, checked, reply: p.reply };
+                    let (next, cv) = &*turn;
+                    let mut next = cv.wait_while(next.lock().expect("poisoned"), |n| *n != ticket).expect("poisoned");
                     if let Err(e) = writer.blocking_send(job) {
                         let _ = e.0.reply.send(Err(LedgerError::WriterStopped("writer is closed".into())));
                     }
+                    *next += 1;
+                    cv.notify_all();
                 })
                 .expect("spawn checker thread");
         }
