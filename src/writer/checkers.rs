@@ -84,3 +84,48 @@ impl Checkers {
             .map_err(|_| LedgerError::WriterStopped("writer is closed".into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pil_ledger_core::wire::Body;
+
+    /// Jobs queued in one order reach the writer's queue in that order,
+    /// whatever order four checkers finish them in, and each carries its
+    /// own check's answer (every third signature is broken).
+    #[test]
+    fn jobs_reach_the_writer_in_queue_order_with_their_own_verdicts() {
+        let key = pil_ledger_core::keys::generate();
+        let n = 400usize;
+        let jobs: Vec<(Vec<u8>, [u8; 64])> = (0..n)
+            .map(|i| {
+                let body = Body::CaseOpened { title: format!("case {i}"), area: "a".into(), unit: "u".into() };
+                let (st, mut sig) = crate::ledger::sign_statement("t.example/pil", &key, &format!("C-{i}"), body);
+                if i % 3 == 0 {
+                    sig[7] ^= 1;
+                }
+                (st, sig)
+            })
+            .collect();
+        let (writer_tx, mut writer_rx) = mpsc::channel::<Job>(16); // small: checkers wait for room
+        let checkers = Checkers::spawn(4, 64, writer_tx);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let sent = jobs.clone();
+        let submitter = std::thread::spawn(move || {
+            rt.block_on(async {
+                for (st, sig) in sent {
+                    let (reply, _rx) = tokio::sync::oneshot::channel();
+                    checkers.submit(st, sig, reply).await.unwrap();
+                }
+            })
+        });
+        for (i, (st, _)) in jobs.iter().enumerate() {
+            let job = writer_rx.blocking_recv().expect("a job");
+            assert_eq!(&job.statement, st, "job {i} out of order");
+            assert_eq!(job.checked.is_ok(), i % 3 != 0, "job {i}'s verdict");
+        }
+        submitter.join().unwrap();
+        // Every sender gone: the checkers end and drop the writer's queue.
+        assert!(writer_rx.blocking_recv().is_none());
+    }
+}
