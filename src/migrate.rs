@@ -57,10 +57,12 @@ fn tmp_dir(paths: &Paths) -> PathBuf {
 /// live store: the swap is atomic, and the live store is always `ledger/`.
 fn remove_leftover(paths: &Paths) -> Result<(), LedgerError> {
     let tmp = tmp_dir(paths);
-    if crate::files::exists_at(&tmp)? {
-        std::fs::remove_dir_all(&tmp).map_err(|source| LedgerError::IoAt { path: tmp.clone(), source })?;
-        sync_dir(&paths.root)?;
-    }
+    let Ok(meta) = std::fs::symlink_metadata(&tmp) else { return Ok(()) };
+    // A directory is removed with its contents; anything else (a file, a
+    // symbolic link) is removed itself, never what a link points to.
+    let removed = if meta.is_dir() { std::fs::remove_dir_all(&tmp) } else { std::fs::remove_file(&tmp) };
+    removed.map_err(|source| LedgerError::IoAt { path: tmp.clone(), source })?;
+    sync_dir(&paths.root)?;
     Ok(())
 }
 
@@ -71,6 +73,17 @@ pub fn run(data: &Path, progress: &dyn Fn(u64, u64)) -> Result<MigrateReport, Le
     let store_dir = paths.store();
     if !crate::files::exists_at(&store_dir.join("db"))? {
         return Err(LedgerError::NotALedger(data.to_path_buf()));
+    }
+    // The swap exchanges directory entries: for a symbolic link it would
+    // swap the link, not the store it points to, and leave that store as it
+    // was. Refuse; the caller can move the store into place first.
+    if std::fs::symlink_metadata(&store_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(LedgerError::InvalidArgument(format!(
+            "{} is a symbolic link; migrate converts a store in place by swapping directories, so run it where the \
+             store really is (move the store to {} first); nothing was changed",
+            store_dir.display(),
+            store_dir.display()
+        )));
     }
     // Holds sled's exclusive lock on the old store until the swap is done.
     let old = SledStore::open_for_migration(&store_dir)?;
@@ -91,6 +104,19 @@ pub fn run(data: &Path, progress: &dyn Fn(u64, u64)) -> Result<MigrateReport, Le
             verdict: "unchanged".into(),
             root: hex::encode(head.root),
         });
+    }
+    // Convert only a ledger that verifies: the conversion recomputes the
+    // tree from the entries and copies the rest, so damage in the old store
+    // (a wrong node, an entry beyond the head, a malformed key) would
+    // otherwise be silently repaired or dropped, and its evidence lost.
+    let vk = log_verifier(&config)?;
+    let old_verdict = verify_store(&old, Some(&vk), &crate::ledger::acked_as_kept(&paths, &vk), progress)?;
+    if old_verdict.verdict == VerdictKind::Invalid {
+        let first = old_verdict.reasons.first().map(|r| format!("{}: {}", r.code, r.message)).unwrap_or_default();
+        return Err(LedgerError::SelfCheck(format!(
+            "the ledger does not verify ({first}); migrate converts only a ledger that verifies, so that no damage is \
+             repaired or dropped unseen; nothing was changed. Run `pil-ledger verify` for every reason"
+        )));
     }
     let tmp = tmp_dir(&paths);
     let new = SledStore::open(&tmp)?;

@@ -126,6 +126,88 @@ fn migrate_refuses_a_ledger_that_does_not_give_its_head_and_changes_nothing() {
     assert_eq!(e.run(&["--json", "entries"]).stdout, listing_before);
 }
 
+/// Damage that a conversion would silently repair or drop is refused
+/// instead, and the old store stays as it is: a wrong Merkle node (the new
+/// tree is recomputed from the entries), an entry beyond the head (never
+/// read), a key of a known kind but the wrong shape (not copied).
+#[test]
+fn migrate_refuses_damage_it_would_repair_or_drop() {
+    let node = |k: &mut Vec<u8>| {
+        k.push(b'N');
+        k.push(3);
+        k.extend_from_slice(&5u64.to_be_bytes());
+    };
+    let cases: [(&str, Box<dyn Fn(&sled::Db)>); 3] = [
+        (
+            "merkle_node_mismatch",
+            Box::new(move |db: &sled::Db| {
+                let mut k = Vec::new();
+                node(&mut k);
+                let mut v = db.get(&k).unwrap().unwrap().to_vec();
+                v[0] ^= 1;
+                db.insert(k, v).unwrap();
+            }),
+        ),
+        (
+            "entry_beyond_head",
+            Box::new(|db: &sled::Db| {
+                let mut k = vec![b'E'];
+                k.extend_from_slice(&714u64.to_be_bytes());
+                let v = db.get(&k).unwrap().unwrap();
+                let mut beyond = vec![b'E'];
+                beyond.extend_from_slice(&715u64.to_be_bytes());
+                db.insert(beyond, v).unwrap();
+            }),
+        ),
+        (
+            "store_key_malformed",
+            Box::new(|db: &sled::Db| {
+                db.insert(b"E\x00\x01".to_vec(), b"x".to_vec()).unwrap();
+            }),
+        ),
+    ];
+    for (code, damage) in cases {
+        let e = v1_ledger();
+        {
+            let st = SledStore::open_for_migration(&e.data().join("ledger")).unwrap();
+            damage(st.raw());
+            st.raw().flush().unwrap();
+        }
+        let v = e.run(&["--json", "verify"]);
+        assert_eq!(v.code, 1, "{code}: {}", v.stdout);
+        assert!(v.stdout.contains(code), "{code}: {}", v.stdout);
+        let r = e.run(&["--json", "migrate"]);
+        assert_eq!(r.code, 3, "{code}: {} {}", r.stdout, r.stderr);
+        assert_eq!(r.err_json()["error"]["code"], "self_check_failed", "{code}: {}", r.stderr);
+        assert!(r.stderr.contains(code), "{code}: the refusal names the first reason: {}", r.stderr);
+        assert_eq!(format_of(&e.data()), 1, "{code}: the old store stays");
+        assert!(!leftover(&e.data()).exists());
+        assert_eq!(e.run(&["--json", "verify"]).stdout, v.stdout, "{code}: the same verdict after");
+    }
+}
+
+/// A store reached through a symbolic link is refused (the swap would
+/// exchange the link, not the store); a file left at `ledger.migrating` is
+/// removed like a directory would be.
+#[test]
+fn migrate_refuses_a_symlinked_store_and_clears_any_leftover() {
+    let e = v1_ledger();
+    let real = e.path("real-store");
+    std::fs::rename(e.data().join("ledger"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, e.data().join("ledger")).unwrap();
+    let r = e.run(&["--json", "migrate"]);
+    assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.err_json()["error"]["code"], "invalid_argument");
+    assert_eq!(SledStore::open_read_only(&real).unwrap().storage_format().unwrap(), 1);
+    std::fs::remove_file(e.data().join("ledger")).unwrap();
+    std::fs::rename(&real, e.data().join("ledger")).unwrap();
+    std::fs::write(leftover(&e.data()), b"not a store").unwrap();
+    e.run(&["--json", "migrate"]).ok();
+    assert_eq!(format_of(&e.data()), 2);
+    assert!(!leftover(&e.data()).exists());
+    assert_valid_original(&e, "after migrate");
+}
+
 /// `kill -9` at spread-out moments of `migrate`: after each, the ledger is
 /// the old store or the new one, complete (valid, same entries and root);
 /// the next `migrate` finishes the job.

@@ -147,6 +147,30 @@ fn merkle_node_tamper_is_caught() {
     assert!(has(&v, "merkle_node_mismatch", Some(2)), "{v}");
 }
 
+/// The unfinished lowest tile is only ever held in memory. A copy of it
+/// stored as a tile must not count twice and hide as many nodes missing
+/// elsewhere (here: the first tile cut to half its width).
+#[test]
+fn a_stored_copy_of_the_unfinished_tile_cannot_hide_missing_nodes() {
+    use pil_ledger::store::Store;
+    // 384 entries: the unfinished tile holds 128 leaves, exactly as many
+    // nodes per level as cutting tile 0 to 128 removes.
+    let e = build();
+    e.run(&["stress", "--allow-existing", "--count", "372", "--clients", "4"]).ok();
+    let st = SledStore::open(&e.data().join("ledger")).unwrap();
+    assert_eq!(st.head().unwrap().unwrap().size, 384);
+    let unstored = st.unstored_nodes();
+    assert_eq!(unstored.iter().filter(|n| n.0 == 0).count(), 128);
+    let tile = unstored[0].1 / 256;
+    raw2::truncate_tile(st.raw(), 0, 0, 128);
+    raw2::store_lowest_tile(st.raw(), tile, &unstored);
+    st.raw().flush().unwrap();
+    drop(st);
+    let v = verify_invalid(&e);
+    assert!(has(&v, "store_record_malformed", Some(tile * 256)), "{v}");
+    assert!(has(&v, "merkle_node_mismatch", Some(128)), "the nodes cut from tile 0 are missing: {v}");
+}
+
 #[test]
 fn checkpoint_tamper_is_caught() {
     let e = build();

@@ -89,3 +89,29 @@ pub fn flip_node(db: &sled::Db, level: u8, index: u64) {
     v[off] ^= 1;
     db.insert(k, v).unwrap();
 }
+
+/// Cut a stored tile down to `width` lowest-row nodes (and the rows above
+/// to match): a tile that lost nodes but still decodes.
+pub fn truncate_tile(db: &sled::Db, stratum: u8, tile: u64, width: usize) {
+    let k = tile_key(stratum, tile);
+    let v = db.get(&k).unwrap().expect("tile").to_vec();
+    let w = u16::from_le_bytes([v[0], v[1]]) as usize;
+    let mut out = (width as u16).to_le_bytes().to_vec();
+    let mut at = 2;
+    for r in 0..8 {
+        out.extend_from_slice(&v[at..at + 32 * (width >> r)]);
+        at += 32 * (w >> r);
+    }
+    db.insert(k, out).unwrap();
+}
+
+/// Store `nodes` (row by row, lowest first, as `Store::unstored_nodes`
+/// lists them) as tile (0, `tile`).
+pub fn store_lowest_tile(db: &sled::Db, tile: u64, nodes: &[(u8, u64, [u8; 32])]) {
+    let width = nodes.iter().filter(|n| n.0 == 0).count() as u16;
+    let mut v = width.to_le_bytes().to_vec();
+    for (_, _, h) in nodes {
+        v.extend_from_slice(h);
+    }
+    db.insert(tile_key(0, tile), v).unwrap();
+}
