@@ -126,6 +126,9 @@ fn migrate_refuses_a_ledger_that_does_not_give_its_head_and_changes_nothing() {
     assert_eq!(e.run(&["--json", "entries"]).stdout, listing_before);
 }
 
+/// A change made to the raw store.
+type Damage = Box<dyn Fn(&sled::Db)>;
+
 /// Damage that a conversion would silently repair or drop is refused
 /// instead, and the old store stays as it is: a wrong Merkle node (the new
 /// tree is recomputed from the entries), an entry beyond the head (never
@@ -137,7 +140,7 @@ fn migrate_refuses_damage_it_would_repair_or_drop() {
         k.push(3);
         k.extend_from_slice(&5u64.to_be_bytes());
     };
-    let cases: [(&str, Box<dyn Fn(&sled::Db)>); 3] = [
+    let cases: [(&str, Damage); 3] = [
         (
             "merkle_node_mismatch",
             Box::new(move |db: &sled::Db| {
