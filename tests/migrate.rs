@@ -165,7 +165,7 @@ fn migrate_refuses_damage_it_would_repair_or_drop() {
         (
             "store_key_malformed",
             Box::new(|db: &sled::Db| {
-                db.insert(b"E\x00\x01".to_vec(), b"x".to_vec()).unwrap();
+                db.insert(b"E\x00\x01", b"x".to_vec()).unwrap();
             }),
         ),
     ];
