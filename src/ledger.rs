@@ -488,7 +488,8 @@ pub(crate) fn log_verifier(config: &LedgerConfig) -> Result<NoteVerifier, Ledger
 }
 
 /// Write `DATA/log.vkey` unless it already says `vkey` (temporary file,
-/// then rename; a file that says anything else is replaced).
+/// synced, renamed, directory synced; a file that says anything else is
+/// replaced).
 fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), LedgerError> {
     let want = format!("{}\n", vkey.to_vkey_string());
     let path = paths.vkey_file();
@@ -496,9 +497,12 @@ fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), LedgerError>
         return Ok(());
     }
     let tmp = path.with_extension("vkey.tmp");
-    std::fs::write(&tmp, want.as_bytes())
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|source| LedgerError::IoAt { path, source })
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, want.as_bytes())?;
+        f.sync_data()
+    });
+    written.and_then(|()| std::fs::rename(&tmp, &path)).map_err(|source| LedgerError::IoAt { path, source })?;
+    sync_dir(&paths.root)
 }
 
 /// The acknowledged notes as checkpoints `verify` must find the log
@@ -518,8 +522,17 @@ pub(crate) fn acked_as_kept(paths: &Paths, vkey: &NoteVerifier) -> Vec<Vec<u8>> 
 /// version) or does not check out: the caller then opens the store.
 pub fn acked_checkpoint_fast(dir: &Path) -> Option<(String, NoteVerifier)> {
     let paths = Paths::new(dir);
+    if !std::fs::metadata(paths.store().join("db")).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     let v = read_input_file(&paths.vkey_file(), MAX_NOTE_FILE_BYTES).ok()?;
     let vkey = NoteVerifier::parse(std::str::from_utf8(&v).ok()?.trim_end()).ok()?;
+    // Bind the key to this ledger without opening the store: it must be the
+    // public half of the log key beside it. (A copy without `keys/`, a
+    // court's, opens the store instead.)
+    if read_key_file(&paths.log_key()).ok()?.verifying_key() != vkey.key {
+        return None;
+    }
     let good = crate::acked::checked(&paths.acked_checkpoint(), &vkey).ok()??.ok()?;
     let (_, note) = good.into_iter().next_back()?;
     Some((String::from_utf8(note).ok()?, vkey))

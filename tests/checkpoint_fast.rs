@@ -83,3 +83,41 @@ fn one_torn_slot_of_the_acknowledged_file_is_no_alarm_both_are() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(r.err_json()["error"]["code"], "self_check_failed");
 }
+
+/// The fast path trusts `log.vkey` only as the public half of the log key
+/// beside it: another ledger's `log.vkey` and `checkpoint.acked` copied in
+/// are not printed (the store is opened, and refuses the foreign note); a
+/// copy without `keys/` (a court's) reads the store instead, same answer.
+#[test]
+fn the_fast_path_is_bound_to_this_ledgers_log_key() {
+    let e = ledger();
+    let cp = e.run(&["--json", "checkpoint"]).ok().json();
+    let court = Env::new();
+    common::copy_tree(&e.data(), &court.data());
+    std::fs::remove_dir_all(court.data().join("keys")).unwrap();
+    assert_eq!(court.run(&["--json", "checkpoint"]).ok().json(), cp);
+
+    let other = Env::new();
+    other.init();
+    for f in ["log.vkey", "checkpoint.acked"] {
+        std::fs::copy(other.data().join(f), e.data().join(f)).unwrap();
+    }
+    let r = e.run(&["--json", "checkpoint"]);
+    assert_eq!(r.code, 3, "another ledger's note must not be printed: {}", r.stdout);
+    assert_eq!(r.err_json()["error"]["code"], "self_check_failed", "{}", r.stderr);
+}
+
+/// A `checkpoint.acked` of two empty slots was never written: verify and
+/// open both call it damage, rather than one ignoring it.
+#[test]
+fn an_all_zero_acknowledged_file_is_damage_for_verify_and_open_alike() {
+    let e = ledger();
+    let path = e.data().join("checkpoint.acked");
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    std::fs::write(&path, vec![0u8; len]).unwrap();
+    let v = e.run(&["--json", "verify"]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let r = e.run(&["--json", "entries"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.err_json()["error"]["code"], "self_check_failed");
+}

@@ -79,6 +79,23 @@ fn decode_rec<T: Encode + Decode<()>>(what: &str, b: &[u8]) -> Result<T, StoreEr
     wire::decode_canonical(b, wire::MAX_ENTRY_BYTES).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+/// Open `dir/db` and take the shared lock on it, making sure the file
+/// locked is still the one at that path: `migrate` may swap the store
+/// directory while a reader waits for the lock, and a copy of the new store
+/// taken under a lock on the old one would not keep a writer out.
+fn lock_current(dir: &Path) -> Result<File, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..3 {
+        let original = File::open(dir.join("db"))?;
+        lock_shared(&original, dir)?;
+        let (locked, now) = (original.metadata()?, std::fs::metadata(dir.join("db"))?);
+        if (locked.dev(), locked.ino()) == (now.dev(), now.ino()) {
+            return Ok(original);
+        }
+    }
+    Err(StoreError::Busy(dir.to_path_buf()))
+}
+
 fn corrupt_bundle(first: u64, why: String) -> StoreError {
     StoreError::Corrupt(format!("entry bundle at seq {first}: {why}"))
 }
@@ -206,9 +223,8 @@ impl SledStore {
     /// refused with [`StoreError::ReadOnly`]. Never creates a store: a
     /// directory without sled's `db` file is an error.
     pub fn open_read_only(dir: &Path) -> Result<SledStore, StoreError> {
-        let original = File::open(dir.join("db"))?;
         let copy = tempfile::Builder::new().prefix("pil-ledger-ro-").tempdir()?;
-        lock_shared(&original, dir)?;
+        let original = lock_current(dir)?;
         let t = std::time::Instant::now();
         let copied = copy_dir(dir, copy.path());
         drop(original); // releases the shared lock

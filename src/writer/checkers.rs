@@ -56,12 +56,23 @@ impl Checkers {
                         q.1 += 1;
                         (p, q.1 - 1)
                     };
-                    let checked = check(&p.statement, &p.signature);
-                    let job = Job { statement: p.statement, signature: p.signature, checked, reply: p.reply };
+                    // A check that panicked must still give up its turn, or
+                    // every later job would wait for it for ever.
+                    let checked =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&p.statement, &p.signature)));
                     let (next, cv) = &*turn;
                     let mut next = cv.wait_while(next.lock().expect("poisoned"), |n| *n != ticket).expect("poisoned");
-                    if let Err(e) = writer.blocking_send(job) {
-                        let _ = e.0.reply.send(Err(LedgerError::WriterStopped("writer is closed".into())));
+                    match checked {
+                        Ok(checked) => {
+                            let job = Job { statement: p.statement, signature: p.signature, checked, reply: p.reply };
+                            if let Err(e) = writer.blocking_send(job) {
+                                let _ = e.0.reply.send(Err(LedgerError::WriterStopped("writer is closed".into())));
+                            }
+                        }
+                        Err(_) => {
+                            let why = "the statement's check failed unexpectedly; nothing was appended";
+                            let _ = p.reply.send(Err(LedgerError::WriterStopped(why.into())));
+                        }
                     }
                     *next += 1;
                     cv.notify_all();
