@@ -16,7 +16,10 @@ use super::layout::{
     self, bundle_key, checkpoint_key, decode_bundle, encode_bundle, entry_key, node_key, registry_key, tile_key,
     tile_of, Tile,
 };
+mod quiet;
 mod tiles;
+
+use quiet::quietly;
 
 use super::{
     Commit, EntryIter, Head, IndexRecord, KeyValues, LedgerConfig, NodeIter, RawIter, Store, StoreError,
@@ -145,12 +148,18 @@ fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
     // lock for a moment longer; wait briefly rather than fail.
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
-        let r = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::LowSpace)
             .flush_every_ms(None)
-            .cache_capacity(256 * 1024 * 1024)
-            .open();
+            .cache_capacity(256 * 1024 * 1024);
+        let r = quietly(|| config.open()).map_err(|why| {
+            StoreError::Corrupt(format!(
+                "sled could not recover the store in {} (it failed inside its recovery: {why}); the store is damaged, \
+                 for example by a power cut: restore it from a copy",
+                dir.display()
+            ))
+        })?;
         match r {
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 if std::time::Instant::now() > deadline {
