@@ -83,7 +83,7 @@ proptest! {
         let ro = SledStore::open_read_only(&path).unwrap();
         check(&ro, &entries, &tree, "read-only copy");
         let unstored = ro.unstored_nodes();
-        prop_assert!(unstored.len() < 512, "only the unfinished lowest tile is held in memory");
-        prop_assert_eq!(unstored.is_empty(), entries.len() % 256 == 0);
+        prop_assert!(unstored.len() < 128, "only the unfinished lowest tile is held in memory");
+        prop_assert_eq!(unstored.is_empty(), entries.len() % 64 == 0);
     }
 }

@@ -23,7 +23,7 @@ fn build() -> Env {
     e
 }
 
-/// More than one complete lowest hash tile (256 leaves), which is stored;
+/// Several complete lowest hash tiles (64 leaves each), which are stored;
 /// the unfinished one is held in memory only (`storage.md` §2).
 fn build_big() -> Env {
     let e = build();
@@ -153,22 +153,22 @@ fn merkle_node_tamper_is_caught() {
 #[test]
 fn a_stored_copy_of_the_unfinished_tile_cannot_hide_missing_nodes() {
     use pil_ledger::store::Store;
-    // 384 entries: the unfinished tile holds 128 leaves, exactly as many
-    // nodes per level as cutting tile 0 to 128 removes.
+    // 352 entries: the unfinished tile holds 32 leaves, exactly as many
+    // nodes per level as cutting tile 0 to 32 removes.
     let e = build();
-    e.run(&["stress", "--allow-existing", "--count", "372", "--clients", "4"]).ok();
+    e.run(&["stress", "--allow-existing", "--count", "340", "--clients", "4"]).ok();
     let st = SledStore::open(&e.data().join("ledger")).unwrap();
-    assert_eq!(st.head().unwrap().unwrap().size, 384);
+    assert_eq!(st.head().unwrap().unwrap().size, 352);
     let unstored = st.unstored_nodes();
-    assert_eq!(unstored.iter().filter(|n| n.0 == 0).count(), 128);
-    let tile = unstored[0].1 / 256;
-    raw2::truncate_tile(st.raw(), 0, 0, 128);
+    assert_eq!(unstored.iter().filter(|n| n.0 == 0).count(), 32);
+    let tile = unstored[0].1 / 64;
+    raw2::truncate_tile(st.raw(), 0, 0, 32);
     raw2::store_lowest_tile(st.raw(), tile, &unstored);
     st.raw().flush().unwrap();
     drop(st);
     let v = verify_invalid(&e);
-    assert!(has(&v, "store_record_malformed", Some(tile * 256)), "{v}");
-    assert!(has(&v, "merkle_node_mismatch", Some(128)), "the nodes cut from tile 0 are missing: {v}");
+    assert!(has(&v, "store_record_malformed", Some(tile * 64)), "{v}");
+    assert!(has(&v, "merkle_node_mismatch", Some(32)), "the nodes cut from tile 0 are missing: {v}");
 }
 
 #[test]

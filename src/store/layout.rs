@@ -2,28 +2,37 @@
 //!
 //! Format 2 keeps a group's entries in **entry bundles** (`B`: up to
 //! [`BUNDLE_MAX_ENTRIES`] consecutive entries under the first one's seq) and
-//! the Merkle tree in **hash tiles** (`T`: the nodes of eight consecutive
-//! levels over 256 nodes of the lowest, as C2SP tlog-tiles and Tessera cut
-//! it, with every inner level kept so a proof reads one record per eight
-//! levels). Format 1 (one key per entry `E` and per node `N`) is still read,
+//! the Merkle tree in **hash tiles** (`T`: the nodes of six consecutive
+//! levels over 64 nodes of the lowest, cut as C2SP tlog-tiles and Tessera
+//! cut theirs, with every inner level kept so a proof reads one record per
+//! six levels). Format 1 (one key per entry `E` and per node `N`) is still read,
 //! so a court's old copy verifies without being converted; only format 2 is
 //! written (`pil-ledger migrate` converts).
 
 use pil_ledger_core::merkle::{NodeSource, ProofError};
 use pil_ledger_core::wire::{Hash32, MAX_ENTRY_BYTES};
 
-/// Levels per tile; a tile of stratum `s` holds levels `8s .. 8s+7`.
-pub const TILE_HEIGHT: u8 = 8;
+/// Levels per tile; a tile of stratum `s` holds levels `6s .. 6s+5`.
+///
+/// Six, not tlog-tiles' eight: sled 0.34 keeps up to 16 records in a leaf
+/// page and writes a page over about 128 KiB (a quarter of its 512 KiB
+/// segment) as a separate blob file. With 8 levels (16 KiB tiles) pages of
+/// tiles went to blobs, and the power-loss test saw sled's recovery fail
+/// twice in 63 cuts (never with format 1's small values, 0 in 30); a tile
+/// of 6 levels is 4 KiB, a page of them about 64 KiB.
+pub const TILE_HEIGHT: u8 = 6;
 /// Nodes of a tile's lowest level.
 pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
+/// Bytes of a complete tile: the width, then 64 + 32 + … + 2 hashes.
+pub const COMPLETE_TILE_BYTES: usize = 2 + 32 * (2 * TILE_WIDTH as usize - 2);
 /// Entries per bundle at most.
 /// sled 0.34 splits a leaf page at 17 records and rewrites the whole page
 /// every 10 updates, so a record's size multiplies into every rewrite of
-/// its page; 16 entries of about 264 bytes keep a page of bundles near
-/// 64 KiB, below sled's blob threshold (a quarter of a 512 KiB segment).
+/// its page; bundles of at most 4 KiB keep a page of them near 64 KiB,
+/// below sled's blob threshold (see [`TILE_HEIGHT`]).
 pub const BUNDLE_MAX_ENTRIES: usize = 16;
 /// A bundle is closed once it holds this many bytes.
-pub const BUNDLE_MAX_BYTES: usize = 6 * 1024;
+pub const BUNDLE_MAX_BYTES: usize = 4 * 1024;
 
 pub fn entry_key(seq: u64) -> [u8; 9] {
     prefixed(b'E', seq)
@@ -72,7 +81,7 @@ pub fn tile_of(level: u8, index: u64) -> (u8, u64, u8, u64) {
 /// Whether a tile `(stratum, tile)` can exist in any tree of u64 leaves:
 /// levels stay below 64 and node indexes inside u64.
 pub fn tile_in_range(stratum: u8, tile: u64) -> bool {
-    stratum < 64 / TILE_HEIGHT && tile <= u64::MAX >> TILE_HEIGHT
+    u32::from(stratum) * u32::from(TILE_HEIGHT) < 64 && tile <= u64::MAX >> TILE_HEIGHT
 }
 
 /// Bytes of an entry bundle: per entry, its length (u32 LE) then its bytes.
@@ -145,7 +154,7 @@ impl Tile {
         self.rows[0].len() as u64
     }
 
-    /// Bytes: width (u16 LE, 1..=256), then every row's hashes, lowest first.
+    /// Bytes: width (u16 LE, 1..=64), then every row's hashes, lowest first.
     pub fn encode(&self) -> Vec<u8> {
         debug_assert!(self.is_consistent());
         let mut out = Vec::with_capacity(2 + 32 * 2 * self.rows[0].len());
@@ -260,14 +269,15 @@ mod tests {
 
     #[test]
     fn tile_positions_follow_tlog_tiles() {
-        // Level 0 index 0..255 is tile (0,0); index 256 starts tile (0,1).
+        // Level 0 index 0..63 is tile (0,0); index 64 starts tile (0,1).
         assert_eq!(tile_of(0, 0), (0, 0, 0, 0));
-        assert_eq!(tile_of(0, 255), (0, 0, 0, 255));
-        assert_eq!(tile_of(0, 256), (0, 1, 0, 0));
-        // Level 7 has 2 nodes per tile; level 8 is stratum 1's lowest row.
-        assert_eq!(tile_of(7, 3), (0, 1, 7, 1));
-        assert_eq!(tile_of(8, 300), (1, 1, 0, 44));
-        assert_eq!(tile_of(63, 0), (7, 0, 7, 0));
+        assert_eq!(tile_of(0, 63), (0, 0, 0, 63));
+        assert_eq!(tile_of(0, 64), (0, 1, 0, 0));
+        // Level 5 has 2 nodes per tile; level 6 is stratum 1's lowest row.
+        assert_eq!(tile_of(5, 3), (0, 1, 5, 1));
+        assert_eq!(tile_of(6, 300), (1, 4, 0, 44));
+        assert_eq!(tile_of(63, 0), (10, 0, 3, 0));
+        assert!(tile_in_range(10, 0) && !tile_in_range(11, 0));
     }
 
     #[test]
@@ -282,6 +292,7 @@ mod tests {
         assert!(t.is_consistent());
         let b = t.encode();
         assert_eq!(b.len(), 2 + 32 * (5 + 2 + 1));
+        assert_eq!(COMPLETE_TILE_BYTES, 2 + 32 * (64 + 32 + 16 + 8 + 4 + 2));
         assert_eq!(Tile::decode(&b).unwrap(), t);
         for (row, pos, want) in [(0, 4, Some([4; 32])), (1, 1, Some([11; 32])), (2, 0, Some([20; 32])), (2, 1, None)] {
             assert_eq!(Tile::node_in(&b, row, pos).unwrap(), want, "({row}, {pos})");
@@ -289,22 +300,22 @@ mod tests {
         }
         assert!(Tile::node_in(&b[..b.len() - 1], 0, 0).is_err());
         let got: Vec<_> = t.nodes(1, 3).map(|(l, i, _)| (l, i)).collect();
-        assert_eq!(got[0], (8, 768));
-        assert_eq!(got[5], (9, 384));
-        assert_eq!(got[7], (10, 192));
+        assert_eq!(got[0], (6, 192));
+        assert_eq!(got[5], (7, 96));
+        assert_eq!(got[7], (8, 48));
     }
 
     #[test]
     fn malformed_tiles_and_out_of_order_nodes_are_refused() {
         assert!(Tile::decode(&[]).is_err());
         assert!(Tile::decode(&[0, 0]).is_err());
-        assert!(Tile::decode(&[1, 1]).is_err()); // width 257
+        assert!(Tile::decode(&[65, 0]).is_err()); // width 65
         assert!(Tile::decode(&[1, 0]).is_err()); // width 1, no hash
         let mut t = Tile::default();
         assert!(t.push(0, 1, [0; 32]).is_err());
         let mut only_top = Tile::default();
-        only_top.push(7, 0, [0; 32]).unwrap();
-        assert!(!only_top.is_consistent(), "row 7 holds a node while row 0 is empty");
+        only_top.push(5, 0, [0; 32]).unwrap();
+        assert!(!only_top.is_consistent(), "row 5 holds a node while row 0 is empty");
         t.push(0, 0, [0; 32]).unwrap();
         assert!(t.push(0, 0, [0; 32]).is_err());
     }
@@ -328,10 +339,10 @@ mod tests {
         let small: Vec<(u64, Vec<u8>)> = (0..34).map(|s| (s + 10, vec![0u8; 10])).collect();
         let cut = cut_bundles(&small);
         assert_eq!(cut.iter().map(|(f, es)| (*f, es.len())).collect::<Vec<_>>(), [(10, 16), (26, 16), (42, 2)]);
-        let big: Vec<(u64, Vec<u8>)> = (0..5).map(|s| (s, vec![0u8; 3_000])).collect();
+        let big: Vec<(u64, Vec<u8>)> = (0..5).map(|s| (s, vec![0u8; 2_000])).collect();
         let cut = cut_bundles(&big);
         assert_eq!(cut.iter().map(|(f, es)| (*f, es.len())).collect::<Vec<_>>(), [(0, 2), (2, 2), (4, 1)]);
-        let huge: Vec<(u64, Vec<u8>)> = (0..2).map(|s| (s, vec![0u8; 9_000])).collect();
+        let huge: Vec<(u64, Vec<u8>)> = (0..2).map(|s| (s, vec![0u8; 5_000])).collect();
         assert_eq!(cut_bundles(&huge).len(), 2, "an entry over the byte limit gets a bundle of its own");
     }
 }

@@ -118,11 +118,11 @@ pub struct SledStore {
     read_only: bool,
     /// The storage format the records are read in (1 or 2; written: 2).
     format: u32,
-    /// Format 2: the unfinished lowest tile (fewer than 256 leaves), which
+    /// Format 2: the unfinished lowest tile (fewer than 64 leaves), which
     /// is never stored: it is rebuilt at open from the last entries (at most
-    /// 255, so O(1)) and kept here; the tile is written once, when it is
+    /// 63, so O(1)) and kept here; the tile is written once, when it is
     /// complete. Rewriting it at every commit would make sled rewrite its
-    /// tree pages of 16 KiB tiles again and again.
+    /// tree pages of tiles again and again.
     unfinished: Mutex<Option<(u64, Tile)>>,
     /// Complete tiles read lately (they never change once complete), so a
     /// proof's eight reads in one tile cost one store read. Bounded.
@@ -133,10 +133,8 @@ pub struct SledStore {
 }
 
 /// How long to wait for a lock another process holds a moment too long.
-/// Bytes of a complete tile: width, then 256 + 128 + … + 2 hashes.
-const COMPLETE_TILE_BYTES: usize = 2 + 32 * 510;
-/// Complete tiles kept in memory at most (16 KiB each).
-const COMPLETE_TILE_CACHE: usize = 4096;
+/// Complete tiles kept in memory at most (4 KiB each).
+const COMPLETE_TILE_CACHE: usize = 16_384;
 
 /// Tiles a commit extends, by `(stratum, tile)`.
 type Tiles = std::collections::BTreeMap<(u8, u64), Tile>;
@@ -400,7 +398,7 @@ impl Store for SledStore {
             Some(v) => v,
             None => {
                 let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
-                if v.len() == COMPLETE_TILE_BYTES {
+                if v.len() == layout::COMPLETE_TILE_BYTES {
                     // A complete tile never changes again: keep it.
                     let mut c = self.complete_tiles.lock().expect("poisoned");
                     if c.len() >= COMPLETE_TILE_CACHE {

@@ -1,8 +1,8 @@
 //! Raw access to a format-2 store for tamper drills, written from
 //! `schema/storage.md` §2 (not from `src/store/layout.rs`): entry bundles
 //! (`B` ‖ first seq BE → per entry: u32 LE length, bytes) and hash tiles
-//! (`T` ‖ stratum ‖ tile BE → u16 LE width, then 8 rows of hashes, row r
-//! holding width >> r of them).
+//! (`T` ‖ stratum ‖ tile BE → u16 LE width, then 6 rows of hashes, row r
+//! holding width >> r of them; a tile covers 6 levels over 64 nodes).
 
 #![allow(dead_code)]
 
@@ -70,10 +70,12 @@ pub fn tile_key(stratum: u8, tile: u64) -> Vec<u8> {
 }
 
 /// Byte offset of node (level, index) inside its tile's value.
+const H: u8 = 6;
+
 fn node_offset(v: &[u8], level: u8, index: u64) -> (Vec<u8>, usize) {
-    let (stratum, row) = (level / 8, (level % 8) as u32);
-    let tile = index >> (8 - row);
-    let pos = (index & ((1 << (8 - row)) - 1)) as usize;
+    let (stratum, row) = (level / H, (level % H) as u32);
+    let tile = index >> (H as u32 - row);
+    let pos = (index & ((1 << (H as u32 - row)) - 1)) as usize;
     let w = u16::from_le_bytes([v[0], v[1]]) as usize;
     let before: usize = (0..row).map(|r| w >> r).sum();
     assert!(pos < w >> row, "node ({level}, {index}) is not in its tile");
@@ -82,8 +84,8 @@ fn node_offset(v: &[u8], level: u8, index: u64) -> (Vec<u8>, usize) {
 
 /// Flip one bit of the stored node (level, index).
 pub fn flip_node(db: &sled::Db, level: u8, index: u64) {
-    let (stratum, row) = (level / 8, (level % 8) as u32);
-    let k = tile_key(stratum, index >> (8 - row));
+    let (stratum, row) = (level / H, (level % H) as u32);
+    let k = tile_key(stratum, index >> (H as u32 - row));
     let mut v = db.get(&k).unwrap().expect("tile").to_vec();
     let (_, off) = node_offset(&v, level, index);
     v[off] ^= 1;
@@ -98,7 +100,7 @@ pub fn truncate_tile(db: &sled::Db, stratum: u8, tile: u64, width: usize) {
     let w = u16::from_le_bytes([v[0], v[1]]) as usize;
     let mut out = (width as u16).to_le_bytes().to_vec();
     let mut at = 2;
-    for r in 0..8 {
+    for r in 0..H {
         out.extend_from_slice(&v[at..at + 32 * (width >> r)]);
         at += 32 * (w >> r);
     }

@@ -54,7 +54,7 @@ impl SledStore {
     }
 
     /// Rebuild the unfinished lowest tile from the last entries (format 2):
-    /// at most 255 leaf hashes and the complete subtrees over them.
+    /// at most 63 leaf hashes and the complete subtrees over them.
     pub(super) fn rebuild_unfinished(&self) -> Result<(), StoreError> {
         if self.format != 2 {
             return Ok(());
