@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use pil_ledger_core::note::{Checkpoint, NoteVerifier};
 
-use crate::files::{exists_at, read_input_file, MAX_NOTE_FILE_BYTES};
-use crate::ledger::LedgerError;
+use crate::files::{exists_at, read_input_file, read_key_file, sync_dir, MAX_NOTE_FILE_BYTES};
+use crate::ledger::{LedgerError, Paths};
 
 /// Bytes per slot.
 pub const SLOT: usize = 2048;
@@ -120,6 +120,59 @@ pub type Checked = (Checkpoint, Vec<u8>);
 
 /// The notes that verify (largest size last), or every note when none does.
 pub type Notes = Result<Vec<Checked>, Vec<Vec<u8>>>;
+
+// ---- the files beside the store, as the ledger reads them
+
+/// Write `DATA/log.vkey` unless it already says `vkey` (temporary file,
+/// synced, renamed, directory synced; a file that says anything else is
+/// replaced).
+pub(crate) fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), LedgerError> {
+    let want = format!("{}\n", vkey.to_vkey_string());
+    let path = paths.vkey_file();
+    if std::fs::read(&path).is_ok_and(|b| b == want.as_bytes()) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("vkey.tmp");
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, want.as_bytes())?;
+        f.sync_data()
+    });
+    written.and_then(|()| std::fs::rename(&tmp, &path)).map_err(|source| LedgerError::IoAt { path, source })?;
+    sync_dir(&paths.root)
+}
+
+/// The acknowledged notes as checkpoints `verify` must find the log
+/// extending: those that verify (a slot torn by a power cut is left out), or,
+/// when none does, every one, so that `verify` reports them.
+pub fn acked_as_kept(paths: &Paths, vkey: &NoteVerifier) -> Vec<Vec<u8>> {
+    match checked(&paths.acked_checkpoint(), vkey) {
+        Ok(Some(Ok(good))) => good.into_iter().map(|(_, n)| n).collect(),
+        Ok(Some(Err(all))) => all,
+        Ok(None) | Err(_) => Vec::new(),
+    }
+}
+
+/// The newest acknowledged checkpoint, read without opening the store:
+/// `DATA/checkpoint.acked` checked against `DATA/log.vkey`. O(1). `None`
+/// when either file is missing (a ledger not yet opened for writing by this
+/// version) or does not check out: the caller then opens the store.
+pub fn acked_checkpoint_fast(dir: &Path) -> Option<(String, NoteVerifier)> {
+    let paths = Paths::new(dir);
+    if !std::fs::metadata(paths.store().join("db")).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let v = read_input_file(&paths.vkey_file(), MAX_NOTE_FILE_BYTES).ok()?;
+    let vkey = NoteVerifier::parse(std::str::from_utf8(&v).ok()?.trim_end()).ok()?;
+    // Bind the key to this ledger without opening the store: it must be the
+    // public half of the log key beside it. (A copy without `keys/`, a
+    // court's, opens the store instead.)
+    if read_key_file(&paths.log_key()).ok()?.verifying_key() != vkey.key {
+        return None;
+    }
+    let good = checked(&paths.acked_checkpoint(), &vkey).ok()??.ok()?;
+    let (_, note) = good.into_iter().next_back()?;
+    Some((String::from_utf8(note).ok()?, vkey))
+}
 
 #[cfg(test)]
 mod tests {

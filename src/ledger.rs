@@ -54,6 +54,8 @@ impl Paths {
     }
 }
 
+use crate::acked::keep_vkey_file;
+pub use crate::acked::{acked_as_kept, acked_checkpoint_fast};
 use crate::files::exists_at;
 pub use crate::files::{
     create_dir_durable, read_input_file, read_kept_checkpoint, read_key_file, sync_dir, write_key_file,
@@ -485,57 +487,6 @@ pub fn self_check_store(store: &SledStore) -> Result<Head, LedgerError> {
 pub(crate) fn log_verifier(config: &LedgerConfig) -> Result<NoteVerifier, LedgerError> {
     let pk = keys::parse_public(&config.log_key).map_err(|e| LedgerError::SelfCheck(format!("log key: {e}")))?;
     NoteVerifier::new(&config.origin, pk).map_err(|e| LedgerError::SelfCheck(e.to_string()))
-}
-
-/// Write `DATA/log.vkey` unless it already says `vkey` (temporary file,
-/// synced, renamed, directory synced; a file that says anything else is
-/// replaced).
-fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), LedgerError> {
-    let want = format!("{}\n", vkey.to_vkey_string());
-    let path = paths.vkey_file();
-    if std::fs::read(&path).is_ok_and(|b| b == want.as_bytes()) {
-        return Ok(());
-    }
-    let tmp = path.with_extension("vkey.tmp");
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, want.as_bytes())?;
-        f.sync_data()
-    });
-    written.and_then(|()| std::fs::rename(&tmp, &path)).map_err(|source| LedgerError::IoAt { path, source })?;
-    sync_dir(&paths.root)
-}
-
-/// The acknowledged notes as checkpoints `verify` must find the log
-/// extending: those that verify (a slot torn by a power cut is left out), or,
-/// when none does, every one, so that `verify` reports them.
-pub(crate) fn acked_as_kept(paths: &Paths, vkey: &NoteVerifier) -> Vec<Vec<u8>> {
-    match crate::acked::checked(&paths.acked_checkpoint(), vkey) {
-        Ok(Some(Ok(good))) => good.into_iter().map(|(_, n)| n).collect(),
-        Ok(Some(Err(all))) => all,
-        Ok(None) | Err(_) => Vec::new(),
-    }
-}
-
-/// The newest acknowledged checkpoint, read without opening the store:
-/// `DATA/checkpoint.acked` checked against `DATA/log.vkey`. O(1). `None`
-/// when either file is missing (a ledger not yet opened for writing by this
-/// version) or does not check out: the caller then opens the store.
-pub fn acked_checkpoint_fast(dir: &Path) -> Option<(String, NoteVerifier)> {
-    let paths = Paths::new(dir);
-    if !std::fs::metadata(paths.store().join("db")).is_ok_and(|m| m.is_file()) {
-        return None;
-    }
-    let v = read_input_file(&paths.vkey_file(), MAX_NOTE_FILE_BYTES).ok()?;
-    let vkey = NoteVerifier::parse(std::str::from_utf8(&v).ok()?.trim_end()).ok()?;
-    // Bind the key to this ledger without opening the store: it must be the
-    // public half of the log key beside it. (A copy without `keys/`, a
-    // court's, opens the store instead.)
-    if read_key_file(&paths.log_key()).ok()?.verifying_key() != vkey.key {
-        return None;
-    }
-    let good = crate::acked::checked(&paths.acked_checkpoint(), &vkey).ok()??.ok()?;
-    let (_, note) = good.into_iter().next_back()?;
-    Some((String::from_utf8(note).ok()?, vkey))
 }
 
 /// O(log n) start-up check: the head's last entry exists, hashes to the
