@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use pil_ledger_core::note::{Checkpoint, NoteVerifier};
 
-use crate::files::{exists_at, read_input_file, read_key_file, sync_dir, MAX_NOTE_FILE_BYTES};
+use crate::files::{exists_at, read_input_file, read_key_file, MAX_NOTE_FILE_BYTES};
 use crate::ledger::{LedgerError, Paths};
 
 /// Bytes per slot.
@@ -66,9 +66,12 @@ impl Witness {
     }
 }
 
-/// Write `bytes` as the whole file: a temporary file, synced, renamed.
+/// Write `bytes` as the whole file: a temporary file (the name plus
+/// `.tmp`), synced, renamed, and the directory synced.
 fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("acked.tmp");
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
     let mut f = File::create(&tmp)?;
     std::io::Write::write_all(&mut f, bytes)?;
     // The data must be on disk before the rename can be: otherwise a power
@@ -76,7 +79,7 @@ fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // tests/powerloss.rs on LazyFS).
     f.sync_data()?;
     std::fs::rename(&tmp, path)?;
-    // The new name must last too: later slot writes sync only the file.
+    // The new name must last too (later slot writes sync only the file).
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir)?.sync_all()
 }
@@ -132,13 +135,7 @@ pub(crate) fn keep_vkey_file(paths: &Paths, vkey: &NoteVerifier) -> Result<(), L
     if std::fs::read(&path).is_ok_and(|b| b == want.as_bytes()) {
         return Ok(());
     }
-    let tmp = path.with_extension("vkey.tmp");
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, want.as_bytes())?;
-        f.sync_data()
-    });
-    written.and_then(|()| std::fs::rename(&tmp, &path)).map_err(|source| LedgerError::IoAt { path, source })?;
-    sync_dir(&paths.root)
+    replace(&path, want.as_bytes()).map_err(|source| LedgerError::IoAt { path, source })
 }
 
 /// The acknowledged notes as checkpoints `verify` must find the log

@@ -87,8 +87,6 @@ impl NodeCheck {
             0
         }
     }
-    /// `merkle_node_mismatch`, attributed to the first mismatching leaf
-    /// under the node, else its first leaf.
     /// Compare one stored node with the rebuilt tree.
     fn compare<H: pil_ledger_core::merkle::TreeHasher>(
         &mut self,
@@ -109,6 +107,8 @@ impl NodeCheck {
         }
     }
 
+    /// `merkle_node_mismatch`, attributed to the first mismatching leaf
+    /// under the node, else its first leaf.
     fn mismatch(&mut self, found: &mut Found, level: u8, index: u64, what: &str) {
         let seq = node_span(level, index)
             .map(|(lo, hi)| self.bad_leaves.iter().copied().find(|s| (lo..hi).contains(s)).unwrap_or(lo));
@@ -333,10 +333,10 @@ pub fn verify_store(
         }
     }
     // Nodes the engine derived at open from the stored entries and holds in
-    // memory only (format 2: the unfinished lowest tile).
-    // A stored tile at the unfinished tile's place (never written there) was
-    // compared above; comparing the memory copy too would count its nodes
-    // twice and could hide as many missing ones.
+    // memory only (format 2: the unfinished lowest tile). A stored tile at
+    // that place (never written there) was compared above; comparing the
+    // memory copy too would count its nodes twice and could hide as many
+    // missing ones.
     let unstored = store.unstored_nodes();
     let unfinished = unstored.first().map(|&(_, index, _)| index / layout::TILE_WIDTH);
     match unfinished {

@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 
 use pil_ledger_core::merkle::{self, Blake3Tree, NodeSource, ProofError};
-use pil_ledger_core::verify::VerdictKind;
+use pil_ledger_core::note::NoteVerifier;
+use pil_ledger_core::verify::{LedgerVerdict, VerdictKind};
 use pil_ledger_core::wire::Hash32;
 use pil_ledger_core::{hash, wire::Entry};
 
@@ -110,17 +111,18 @@ pub fn run(data: &Path, progress: &dyn Fn(u64, u64)) -> Result<MigrateReport, Le
     // (a wrong node, an entry beyond the head, a malformed key) would
     // otherwise be silently repaired or dropped, and its evidence lost.
     let vk = log_verifier(&config)?;
-    let old_verdict = verify_store(&old, Some(&vk), &crate::ledger::acked_as_kept(&paths, &vk), progress)?;
+    let kept = crate::ledger::acked_as_kept(&paths, &vk);
+    let old_verdict = verify_store(&old, Some(&vk), &kept, progress)?;
     if old_verdict.verdict == VerdictKind::Invalid {
-        let first = old_verdict.reasons.first().map(|r| format!("{}: {}", r.code, r.message)).unwrap_or_default();
         return Err(LedgerError::SelfCheck(format!(
-            "the ledger does not verify ({first}); migrate converts only a ledger that verifies, so that no damage is \
-             repaired or dropped unseen; nothing was changed. Run `pil-ledger verify` for every reason"
+            "the ledger does not verify ({}); migrate converts only a ledger that verifies, so that no damage is \
+             repaired or dropped unseen; nothing was changed. Run `pil-ledger verify` for every reason",
+            first_reason(&old_verdict)
         )));
     }
     let tmp = tmp_dir(&paths);
     let new = SledStore::open(&tmp)?;
-    let built = build(&paths, &old, &new, &config, &head, progress);
+    let built = build(&old, &new, &config, &head, &vk, &kept, progress);
     let bytes_after = new.disk_bytes();
     drop(new); // sled closes: everything is already durable
     let ((copied, verdict), bytes_after) = match built.and_then(|b| Ok((b, bytes_after?))) {
@@ -155,26 +157,31 @@ pub fn run(data: &Path, progress: &dyn Fn(u64, u64)) -> Result<MigrateReport, Le
 
 /// Fill the new store and verify it in full: `(records copied, verdict)`.
 /// The new store must stand on its own before it replaces the old one.
+/// `vk`, `kept`: the log's verifier and the acknowledged checkpoints.
 fn build(
-    paths: &Paths,
     old: &SledStore,
     new: &SledStore,
     config: &crate::store::LedgerConfig,
     head: &Head,
+    vk: &NoteVerifier,
+    kept: &[Vec<u8>],
     progress: &dyn Fn(u64, u64),
-) -> Result<(u64, pil_ledger_core::verify::LedgerVerdict), LedgerError> {
+) -> Result<(u64, LedgerVerdict), LedgerError> {
     let copied = convert(old, new, head, progress)?;
     new.commit(Commit { config: Some(config.clone()), head: Some(head.clone()), ..Commit::default() })?;
-    let vk = log_verifier(config)?;
-    let kept = crate::ledger::acked_as_kept(paths, &vk);
-    let verdict = verify_store(new, Some(&vk), &kept, progress)?;
+    let verdict = verify_store(new, Some(vk), kept, progress)?;
     if verdict.verdict == VerdictKind::Invalid || verdict.entries != head.size || verdict.root != head.root {
-        let first = verdict.reasons.first().map(|r| format!("{}: {}", r.code, r.message)).unwrap_or_default();
         return Err(LedgerError::SelfCheck(format!(
-            "the converted store does not verify ({first}); nothing was changed. Run `pil-ledger verify` on the ledger"
+            "the converted store does not verify ({}); nothing was changed. Run `pil-ledger verify` on the ledger",
+            first_reason(&verdict)
         )));
     }
     Ok((copied, verdict))
+}
+
+/// "code: message" of a verdict's first reason.
+fn first_reason(v: &LedgerVerdict) -> String {
+    v.reasons.first().map(|r| format!("{}: {}", r.code, r.message)).unwrap_or_default()
 }
 
 /// The latest node at each level: all a left-to-right append needs.
