@@ -39,11 +39,13 @@ pub async fn account(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path(id)?;
-    blocking(&st, move |l| {
-        let v = fund_cli::account_json(l, &id)?;
-        durable(l, v, "opened_seq", not_found("unknown_account", format!("no account {id:?}"))).map(Json)
-    })
-    .await
+    blocking(&st, move |l| durable_account(l, &id).map(Json)).await
+}
+
+/// The account `id` as `account_json` gives it, if opened in a durable entry.
+fn durable_account(l: &Ledger, id: &str) -> Result<Value, ApiError> {
+    let v = fund_cli::account_json(l, id)?;
+    durable(l, v, "opened_seq", not_found("unknown_account", format!("no account {id:?}")))
 }
 
 /// `GET /v1/accounts/{id}/balance`: as `fund balance --json`.
@@ -53,8 +55,7 @@ pub async fn balance(
 ) -> Result<Json<Value>, ApiError> {
     let id = path(id)?;
     blocking(&st, move |l| {
-        let v = fund_cli::account_json(l, &id)?;
-        durable(l, v, "opened_seq", not_found("unknown_account", format!("no account {id:?}")))?;
+        durable_account(l, &id)?;
         Ok(Json(fund_cli::balance_json(l, &id)?))
     })
     .await
