@@ -11,7 +11,7 @@ use bincode::{Decode, Encode};
 use pil_ledger_core::state::{IndexWrite, Ns};
 use pil_ledger_core::wire::{self, Hash32};
 
-use super::copy::{copy_dir, lock_shared};
+use super::copy::{copy_dir, copy_parent, lock_shared};
 use super::layout::{
     self, bundle_key, checkpoint_key, decode_bundle, encode_bundle, entry_key, node_key, registry_key, tile_key,
     tile_of, Tile,
@@ -224,13 +224,14 @@ impl SledStore {
     /// sled 0.34.7 writes whenever it opens a database (recovery extends the
     /// log file and writes a snapshot), so the store directory is copied,
     /// under a shared lock on its `db` file, into a private temporary
-    /// directory (`$TMPDIR`), and sled is opened there; the copy is deleted
+    /// directory (`/dev/shm` when it fits, else `$TMPDIR`: `copy_parent`),
+    /// and sled is opened there; the copy is deleted
     /// when the store is dropped. Cost: one sequential read of the store and
     /// as much temporary space. `apply`, `sync` and `replace_indexes` are
     /// refused with [`StoreError::ReadOnly`]. Never creates a store: a
     /// directory without sled's `db` file is an error.
     pub fn open_read_only(dir: &Path) -> Result<SledStore, StoreError> {
-        let copy = tempfile::Builder::new().prefix("pil-ledger-ro-").tempdir()?;
+        let copy = tempfile::Builder::new().prefix("pil-ledger-ro-").tempdir_in(copy_parent(dir))?;
         let original = lock_current(dir)?;
         let t = std::time::Instant::now();
         let copied = copy_dir(dir, copy.path());
