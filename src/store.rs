@@ -188,6 +188,16 @@ pub trait Store: Send + Sync {
     fn raw_scan(&self) -> RawIter<'_>;
     /// The storage format recorded in the store (`V`; absent: 1).
     fn storage_format(&self) -> Result<u32, StoreError>;
+    /// Housekeeping that bounds the next open's recovery, done only when at
+    /// least `min_debt` bytes were applied since it was last done and no
+    /// read is running (sled: reopen, so that it writes a fresh snapshot,
+    /// `storage.md` §5.1). Returns whether it ran. Nothing applied is lost
+    /// and nothing durable stops being durable. An `Err` leaves the store
+    /// unusable, like a failed `sync`.
+    fn maintain(&self, min_debt: u64) -> Result<bool, StoreError> {
+        let _ = min_debt;
+        Ok(false)
+    }
 }
 
 /// The store seen as the domain's index reader.

@@ -282,7 +282,15 @@ pub fn spawn_writer(
         .name("pil-syncer".into())
         .spawn(move || {
             let mut witness = witness.map(crate::acked::Witness::new);
-            while let Ok(first) = from_writer.recv() {
+            loop {
+                let first = match from_writer.recv_timeout(IDLE_MAINTAIN) {
+                    Ok(a) => a,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        maintain(&*store, IDLE_DEBT, &failed);
+                        continue;
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 let mut batch = vec![first];
                 while let Ok(more) = from_writer.try_recv() {
                     batch.push(more);
@@ -308,6 +316,7 @@ pub fn spawn_writer(
                                 let _ = reply.send(r);
                             }
                         }
+                        maintain(&*store, BUSY_DEBT, &failed);
                     }
                     Err(why) => {
                         tracing::error!("{why}");
@@ -325,6 +334,27 @@ pub fn spawn_writer(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let checkers = checkers::Checkers::spawn(cores, QUEUE_BOUND, tx.clone());
     Writer { handle: WriterHandle { tx, checkers }, threads: vec![writer, syncer], durable }
+}
+
+/// The syncer does the store's housekeeping (`Store::maintain`: for sled, a
+/// reopen that writes a fresh recovery snapshot, `storage.md` §5.1) once no
+/// group has come for this long and `IDLE_DEBT` bytes were applied since the
+/// last; under a load that never pauses, once `BUSY_DEBT` bytes were. A
+/// reopen pauses the writer for sled's open (0.15 s at 1M entries, plus the
+/// replay of what it refreshes), so it waits for a quiet moment unless the
+/// replay it saves has grown large.
+const IDLE_MAINTAIN: std::time::Duration = std::time::Duration::from_secs(1);
+const IDLE_DEBT: u64 = 16 << 20;
+const BUSY_DEBT: u64 = 1 << 30;
+
+/// Run the store's housekeeping; a failure stops the writer as a failed
+/// sync does (the store may be unusable).
+fn maintain(store: &dyn Store, min_debt: u64, failed: &std::sync::Mutex<Option<String>>) {
+    if let Err(e) = store.maintain(min_debt) {
+        let why = format!("storage failure while refreshing the store's recovery snapshot: {e}");
+        tracing::error!("{why}");
+        *failed.lock().expect("poisoned") = Some(why);
+    }
 }
 
 /// Node reads for one group: the group's new nodes plus a read-through cache

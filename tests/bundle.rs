@@ -160,7 +160,7 @@ fn tamper_matrix_no_change_is_ever_valid() {
 
 fn with_raw<F: FnOnce(&sled::Db)>(e: &Env, f: F) {
     let st = SledStore::open(&e.data().join("ledger")).unwrap();
-    f(st.raw());
+    f(&st.raw());
     st.raw().flush().unwrap();
 }
 

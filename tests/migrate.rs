@@ -173,7 +173,7 @@ fn migrate_refuses_damage_it_would_repair_or_drop() {
         let e = v1_ledger();
         {
             let st = SledStore::open_for_migration(&e.data().join("ledger")).unwrap();
-            damage(st.raw());
+            damage(&st.raw());
             st.raw().flush().unwrap();
         }
         let v = e.run(&["--json", "verify"]);

@@ -34,7 +34,7 @@ fn build_big() -> Env {
 
 fn with_raw<F: FnOnce(&sled::Db)>(e: &Env, f: F) {
     let st = SledStore::open(&e.data().join("ledger")).unwrap();
-    f(st.raw());
+    f(&st.raw());
     st.raw().flush().unwrap();
 }
 
@@ -162,8 +162,8 @@ fn a_stored_copy_of_the_unfinished_tile_cannot_hide_missing_nodes() {
     let unstored = st.unstored_nodes();
     assert_eq!(unstored.iter().filter(|n| n.0 == 0).count(), 32);
     let tile = unstored[0].1 / 64;
-    raw2::truncate_tile(st.raw(), 0, 0, 32);
-    raw2::store_lowest_tile(st.raw(), tile, &unstored);
+    raw2::truncate_tile(&st.raw(), 0, 0, 32);
+    raw2::store_lowest_tile(&st.raw(), tile, &unstored);
     st.raw().flush().unwrap();
     drop(st);
     let v = verify_invalid(&e);

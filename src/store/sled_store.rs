@@ -16,8 +16,12 @@ use super::layout::{
     self, bundle_key, checkpoint_key, decode_bundle, encode_bundle, entry_key, node_key, registry_key, tile_key,
     tile_of, Tile,
 };
+mod engine;
 mod quiet;
 mod tiles;
+
+use engine::Engine;
+pub use engine::Handle;
 
 use quiet::quietly;
 
@@ -109,7 +113,9 @@ fn corrupt_tile(stratum: u8, tile: u64, why: String) -> StoreError {
 
 /// sled 0.34.7, one tree, honest fsyncs.
 pub struct SledStore {
-    db: sled::Db,
+    /// The sled database, lent to each read; reopened by `maintain` to
+    /// refresh sled's recovery snapshot (`engine.rs`).
+    engine: Engine,
     /// The directory sled runs in: the ledger's store, or the private copy.
     dir: PathBuf,
     log_file: File,
@@ -197,7 +203,7 @@ impl SledStore {
     fn writable_at(db: sled::Db, dir: &Path, format: u32) -> Result<Self, StoreError> {
         let log_file = File::open(dir.join("db"))?;
         let store = SledStore {
-            db,
+            engine: Engine::new(db, dir.to_path_buf()),
             dir: dir.to_path_buf(),
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
@@ -242,7 +248,7 @@ impl SledStore {
         let format = check_format(&db, true)?;
         let log_file = File::open(copy.path().join("db"))?;
         Ok(SledStore {
-            db,
+            engine: Engine::new(db, copy.path().to_path_buf()),
             dir: copy.path().to_path_buf(),
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
@@ -303,7 +309,7 @@ impl SledStore {
 
     fn durable(&self) -> Result<(), StoreError> {
         let t = std::time::Instant::now();
-        self.db.flush()?;
+        self.engine.get()?.flush()?;
         let t_flush = t.elapsed();
         self.sync_files()?;
         tracing::debug!(
@@ -321,23 +327,52 @@ impl SledStore {
 
     /// Test and tamper-drill access to the raw tree (for a read-only store:
     /// the private copy's).
-    pub fn raw(&self) -> &sled::Db {
-        &self.db
+    pub fn raw(&self) -> Handle {
+        self.engine.get().expect("the store's database is open")
+    }
+}
+
+/// A sled batch and the bytes put into it (the engine's snapshot debt).
+#[derive(Default)]
+struct Batch {
+    batch: sled::Batch,
+    bytes: u64,
+}
+
+impl Batch {
+    fn put(&mut self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) {
+        self.bytes += (k.as_ref().len() + v.as_ref().len()) as u64;
+        self.batch.insert(k.as_ref(), v.as_ref());
+    }
+}
+
+/// A writable store closed with at least this many bytes applied since
+/// sled last wrote its snapshot reopens sled once first, so that the next
+/// open (a writer's, or each read-only copy's) replays no more than that.
+const CLOSE_DEBT: u64 = 8 << 20;
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if !self.read_only && self.engine.debt() >= CLOSE_DEBT {
+            if let Err(e) = self.engine.refresh() {
+                tracing::warn!("could not refresh sled's snapshot at close: {e}");
+            }
+        }
     }
 }
 
 impl Store for SledStore {
     fn config(&self) -> Result<Option<LedgerConfig>, StoreError> {
-        self.db.get(CONFIG_KEY)?.map(|v| decode_rec("config", &v)).transpose()
+        self.engine.get()?.get(CONFIG_KEY)?.map(|v| decode_rec("config", &v)).transpose()
     }
 
     fn head(&self) -> Result<Option<Head>, StoreError> {
-        self.db.get(HEAD_KEY)?.map(|v| decode_rec("head", &v)).transpose()
+        self.engine.get()?.get(HEAD_KEY)?.map(|v| decode_rec("head", &v)).transpose()
     }
 
     fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         if self.format == 1 {
-            return Ok(self.db.get(entry_key(seq))?.map(|v| v.to_vec()));
+            return Ok(self.engine.get()?.get(entry_key(seq))?.map(|v| v.to_vec()));
         }
         let Some((first, bundle)) = self.bundle_at(seq)? else { return Ok(None) };
         let es = decode_bundle(&bundle).map_err(|e| corrupt_bundle(first, e))?;
@@ -349,10 +384,13 @@ impl Store for SledStore {
             return Box::new(std::iter::empty());
         }
         if self.format == 1 {
-            return Box::new(self.db.range(entry_key(from)..entry_key(to)).map(|r| {
-                let (k, v) = r?;
-                Ok((be(&k[1..])?, v.to_vec()))
-            }));
+            return match self.engine.iter(|db| db.range(entry_key(from)..entry_key(to))) {
+                Ok(it) => Box::new(it.map(|r| {
+                    let (k, v) = r?;
+                    Ok((be(&k[1..])?, v.to_vec()))
+                })),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
         }
         // Start at the bundle holding `from` (or the first after it).
         let start = match self.bundle_at(from) {
@@ -360,7 +398,10 @@ impl Store for SledStore {
             Ok(None) => from,
             Err(e) => return Box::new(std::iter::once(Err(e))),
         };
-        let bundles = self.db.range(bundle_key(start)..bundle_key(to));
+        let bundles = match self.engine.iter(|db| db.range(bundle_key(start)..bundle_key(to))) {
+            Ok(it) => it,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
         Box::new(
             bundles
                 .map(|r| -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
@@ -379,7 +420,7 @@ impl Store for SledStore {
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash32>, StoreError> {
         if self.format == 1 {
-            return match self.db.get(node_key(level, index))? {
+            return match self.engine.get()?.get(node_key(level, index))? {
                 None => Ok(None),
                 Some(v) => {
                     Ok(Some(v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?))
@@ -398,7 +439,7 @@ impl Store for SledStore {
         let v = match cached {
             Some(v) => v,
             None => {
-                let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
+                let Some(v) = self.engine.get()?.get(tile_key(stratum, tile))? else { return Ok(None) };
                 if v.len() == layout::COMPLETE_TILE_BYTES {
                     // A complete tile never changes again: keep it.
                     let mut c = self.complete_tiles.lock().expect("poisoned");
@@ -423,35 +464,37 @@ impl Store for SledStore {
     fn nodes(&self) -> NodeIter<'_> {
         let prefix: &[u8] = if self.format == 1 { b"N" } else { b"T" };
         let format = self.format;
+        let scan = match self.engine.iter(|db| db.scan_prefix(prefix)) {
+            Ok(it) => it,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
         Box::new(
-            self.db
-                .scan_prefix(prefix)
-                .map(move |r| -> Result<Vec<(u8, u64, Hash32)>, StoreError> {
-                    let (k, v) = r?;
-                    if k.len() != 10 {
-                        return Err(StoreError::Corrupt("bad node key".into()));
-                    }
-                    if format == 1 {
-                        let h: Hash32 =
-                            v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?;
-                        return Ok(vec![(k[1], be(&k[2..])?, h)]);
-                    }
-                    let tile = be(&k[2..])?;
-                    if !layout::tile_in_range(k[1], tile) {
-                        return Err(corrupt_tile(k[1], tile, "no tree reaches it".into()));
-                    }
-                    let t = Tile::decode(&v).map_err(|e| corrupt_tile(k[1], tile, e))?;
-                    Ok(t.nodes(k[1], tile).collect())
-                })
-                .flat_map(|r| match r {
-                    Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
-                    Err(e) => vec![Err(e)],
-                }),
+            scan.map(move |r| -> Result<Vec<(u8, u64, Hash32)>, StoreError> {
+                let (k, v) = r?;
+                if k.len() != 10 {
+                    return Err(StoreError::Corrupt("bad node key".into()));
+                }
+                if format == 1 {
+                    let h: Hash32 =
+                        v.as_ref().try_into().map_err(|_| StoreError::Corrupt("node is not 32 bytes".into()))?;
+                    return Ok(vec![(k[1], be(&k[2..])?, h)]);
+                }
+                let tile = be(&k[2..])?;
+                if !layout::tile_in_range(k[1], tile) {
+                    return Err(corrupt_tile(k[1], tile, "no tree reaches it".into()));
+                }
+                let t = Tile::decode(&v).map_err(|e| corrupt_tile(k[1], tile, e))?;
+                Ok(t.nodes(k[1], tile).collect())
+            })
+            .flat_map(|r| match r {
+                Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            }),
         )
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
-        match self.db.get(checkpoint_key(size))? {
+        match self.engine.get()?.get(checkpoint_key(size))? {
             None => Ok(None),
             Some(v) => {
                 Ok(Some(String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("checkpoint not UTF-8".into()))?))
@@ -460,7 +503,8 @@ impl Store for SledStore {
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {
-        self.db
+        self.engine
+            .get()?
             .scan_prefix(b"C")
             .map(|r| {
                 let (k, v) = r?;
@@ -472,16 +516,17 @@ impl Store for SledStore {
     }
 
     fn registry_note(&self, size: u64) -> Result<Option<String>, StoreError> {
-        let Some(v) = self.db.get(registry_key(size))? else { return Ok(None) };
+        let Some(v) = self.engine.get()?.get(registry_key(size))? else { return Ok(None) };
         Ok(Some(String::from_utf8(v.to_vec()).map_err(|_| StoreError::Corrupt("registry note not UTF-8".into()))?))
     }
 
     fn index_get(&self, ns: Ns, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(index_key(ns, key))?.map(|v| v.to_vec()))
+        Ok(self.engine.get()?.get(index_key(ns, key))?.map(|v| v.to_vec()))
     }
 
     fn index_all(&self) -> Result<Vec<IndexRecord>, StoreError> {
-        self.db
+        self.engine
+            .get()?
             .scan_prefix(b"I")
             .map(|r| {
                 let (k, v) = r?;
@@ -495,7 +540,8 @@ impl Store for SledStore {
 
     fn index_scan(&self, ns: Ns, prefix: &[u8]) -> Result<KeyValues, StoreError> {
         let p = index_key(ns, prefix);
-        self.db
+        self.engine
+            .get()?
             .scan_prefix(&p)
             .map(|r| {
                 let (k, v) = r?;
@@ -506,10 +552,10 @@ impl Store for SledStore {
 
     fn apply(&self, c: Commit) -> Result<(), StoreError> {
         self.writable("writes")?;
-        let mut b = sled::Batch::default();
+        let mut b = Batch::default();
         for (first, es) in layout::cut_bundles(&c.entries) {
             debug_assert!(es.windows(2).all(|w| w[1].0 == w[0].0 + 1), "a commit's entries are consecutive");
-            b.insert(&bundle_key(first), encode_bundle(es.iter().map(|(_, e)| e.as_slice())));
+            b.put(bundle_key(first), encode_bundle(es.iter().map(|(_, e)| e.as_slice())));
         }
         let touched = !c.nodes.is_empty();
         let mut unfinished = None;
@@ -517,28 +563,30 @@ impl Store for SledStore {
             if stratum == 0 && t.width() < layout::TILE_WIDTH {
                 unfinished = Some((tile, t)); // held in memory, never stored
             } else {
-                b.insert(&tile_key(stratum, tile), t.encode());
+                b.put(tile_key(stratum, tile), t.encode());
             }
         }
         for w in c.index {
-            b.insert(index_key(w.ns, &w.key), w.value);
+            b.put(index_key(w.ns, &w.key), w.value);
         }
         if let Some((size, note)) = c.checkpoint {
-            b.insert(&checkpoint_key(size), note.as_bytes());
+            b.put(checkpoint_key(size), note.as_bytes());
         }
         if let Some((size, note)) = c.registry {
-            b.insert(&registry_key(size), note.as_bytes());
+            b.put(registry_key(size), note.as_bytes());
         }
         if let Some(h) = c.head {
-            b.insert(HEAD_KEY, wire::encode(&h));
+            b.put(HEAD_KEY, wire::encode(&h));
         }
         if let Some(cfg) = c.config {
             // The commit that writes the configuration records the format.
-            b.insert(CONFIG_KEY, wire::encode(&cfg));
-            b.insert(FORMAT_KEY, &STORAGE_FORMAT.to_le_bytes());
+            b.put(CONFIG_KEY, wire::encode(&cfg));
+            b.put(FORMAT_KEY, STORAGE_FORMAT.to_le_bytes());
         }
         let t = std::time::Instant::now();
-        self.db.apply_batch(b)?;
+        let (b, bytes) = (b.batch, b.bytes);
+        self.engine.owe(bytes);
+        self.engine.get()?.apply_batch(b)?;
         if touched {
             *self.unfinished.lock().expect("poisoned") = unfinished;
         }
@@ -554,28 +602,39 @@ impl Store for SledStore {
     fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError> {
         self.writable("reindex")?;
         let mut b = sled::Batch::default();
-        for r in self.db.scan_prefix(b"I").keys() {
+        for r in self.engine.get()?.scan_prefix(b"I").keys() {
             b.remove(r?);
         }
         for w in writes {
             b.insert(index_key(w.ns, &w.key), w.value);
         }
-        self.db.apply_batch(b)?;
+        self.engine.get()?.apply_batch(b)?;
         self.durable()
     }
 
     fn disk_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.engine.get()?.size_on_disk()?)
     }
 
     fn raw_scan(&self) -> RawIter<'_> {
-        Box::new(self.db.iter().map(|r| {
+        let scan = match self.engine.iter(|db| db.iter()) {
+            Ok(it) => it,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        Box::new(scan.map(|r| {
             let (k, v) = r?;
             Ok((k.to_vec(), v.to_vec()))
         }))
     }
 
+    fn maintain(&self, min_debt: u64) -> Result<bool, StoreError> {
+        if self.read_only || self.engine.debt() < min_debt {
+            return Ok(false);
+        }
+        self.engine.refresh()
+    }
+
     fn storage_format(&self) -> Result<u32, StoreError> {
-        stored_format(&self.db)
+        stored_format(&*self.engine.get()?)
     }
 }

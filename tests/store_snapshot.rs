@@ -1,0 +1,113 @@
+//! sled writes its recovery snapshot only when it opens a database, so the
+//! store reopens sled to bound the next open's replay (`storage.md` §5.1):
+//! `Store::maintain` when the writer is idle, and at a writable close. These
+//! tests check what a reopen must keep: every applied record readable
+//! before, during and after; no reopen while a read holds the database; a
+//! new snapshot file on disk afterwards.
+
+use std::path::Path;
+
+use pil_ledger::store::{Commit, SledStore, Store};
+use pil_ledger_core::state::{IndexWrite, Ns};
+
+/// sled's snapshot files in a store directory, by name (the name carries
+/// the log position the snapshot covers, in hex: later sorts higher).
+fn snapshots(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snap.") && !n.ends_with(".generating"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `n` index records in one commit, keys `tag ‖ i`, values 200 bytes.
+fn commit(store: &SledStore, tag: u8, n: u32) {
+    let index = (0..n)
+        .map(|i| {
+            let mut key = vec![tag];
+            key.extend_from_slice(&i.to_be_bytes());
+            IndexWrite { ns: Ns::Nonce, key, value: vec![tag; 200] }
+        })
+        .collect();
+    store.commit(Commit { index, ..Commit::default() }).unwrap();
+}
+
+fn count(store: &SledStore, tag: u8) -> usize {
+    store.index_scan(Ns::Nonce, &[tag]).unwrap().len()
+}
+
+#[test]
+fn maintain_reopens_sled_only_past_the_debt_and_keeps_every_record() {
+    let d = tempfile::tempdir().unwrap();
+    let store = SledStore::open(d.path()).unwrap();
+    let first = snapshots(d.path()); // none yet: a new store has nothing to snapshot
+    commit(&store, 1, 5_000); // about 1 MB
+    assert!(!store.maintain(u64::MAX).unwrap(), "below the debt: nothing to do");
+    assert_eq!(snapshots(d.path()), first);
+    assert!(store.maintain(1).unwrap(), "past the debt and no read running: reopened");
+    let second = snapshots(d.path());
+    assert_eq!(second.len(), 1, "sled keeps its newest snapshot: {second:?}");
+    assert!(second.last() > first.last(), "a newer snapshot: {first:?} then {second:?}");
+    assert_eq!(count(&store, 1), 5_000, "every record applied before the reopen is read after it");
+    // The debt starts again from zero.
+    assert!(!store.maintain(1).unwrap());
+    // Writes go on after a reopen, and survive a close and an open.
+    commit(&store, 2, 10);
+    drop(store);
+    let store = SledStore::open(d.path()).unwrap();
+    assert_eq!((count(&store, 1), count(&store, 2)), (5_000, 10));
+}
+
+#[test]
+fn no_reopen_while_an_iterator_or_handle_holds_the_database() {
+    let d = tempfile::tempdir().unwrap();
+    let store = SledStore::open(d.path()).unwrap();
+    commit(&store, 3, 100);
+    let before = snapshots(d.path());
+    let mut it = store.raw_scan();
+    let first = it.next().unwrap().unwrap();
+    assert!(!store.maintain(1).unwrap(), "an open scan keeps sled's database: no reopen");
+    // The scan goes on, unharmed, and ends.
+    assert_eq!(1 + it.count(), 100);
+    let h = store.raw();
+    assert!(!store.maintain(1).unwrap(), "a lent handle keeps it too");
+    drop(h);
+    assert_eq!(snapshots(d.path()), before);
+    assert!(store.maintain(1).unwrap(), "nothing lent any more: reopened");
+    assert_eq!(store.raw_scan().next().unwrap().unwrap(), first);
+}
+
+#[test]
+fn a_writable_close_with_debt_leaves_a_fresh_snapshot_and_a_small_one_does_not() {
+    let d = tempfile::tempdir().unwrap();
+    let store = SledStore::open(d.path()).unwrap();
+    let first = snapshots(d.path());
+    commit(&store, 4, 10); // a few KB: below the close debt
+    drop(store);
+    assert_eq!(snapshots(d.path()), first, "a small write is not worth a reopen at close");
+
+    let store = SledStore::open(d.path()).unwrap();
+    let opened = snapshots(d.path());
+    for t in 0..10u8 {
+        commit(&store, 10 + t, 5_000); // 10 MB in all: past the 8 MiB close debt
+    }
+    drop(store);
+    let closed = snapshots(d.path());
+    assert!(closed.last() > opened.last(), "the close reopened sled: {opened:?} then {closed:?}");
+    let store = SledStore::open(d.path()).unwrap();
+    assert_eq!((10..20u8).map(|t| count(&store, t)).sum::<usize>(), 50_000);
+    assert_eq!(count(&store, 4), 10);
+}
+
+#[test]
+fn a_read_only_store_never_reopens() {
+    let d = tempfile::tempdir().unwrap();
+    let store = SledStore::open(d.path()).unwrap();
+    commit(&store, 5, 100);
+    drop(store);
+    let ro = SledStore::open_read_only(d.path()).unwrap();
+    assert!(!ro.maintain(0).unwrap());
+    assert_eq!(count(&ro, 5), 100);
+}
