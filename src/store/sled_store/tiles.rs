@@ -13,13 +13,13 @@ impl SledStore {
     /// The bundle holding `seq` (format 2): the last bundle starting at or
     /// before it. The caller checks that `seq` is inside it.
     pub(super) fn bundle_at(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        let Some(r) = self.db.range(bundle_key(0)..=bundle_key(seq)).next_back() else { return Ok(None) };
+        let Some(r) = self.engine.get()?.range(bundle_key(0)..=bundle_key(seq)).next_back() else { return Ok(None) };
         let (k, v) = r?;
         Ok(Some((be(&k[1..])?, v)))
     }
 
     pub(super) fn tile(&self, stratum: u8, tile: u64) -> Result<Option<Tile>, StoreError> {
-        let Some(v) = self.db.get(tile_key(stratum, tile))? else { return Ok(None) };
+        let Some(v) = self.engine.get()?.get(tile_key(stratum, tile))? else { return Ok(None) };
         Tile::decode(&v).map(Some).map_err(|e| corrupt_tile(stratum, tile, e))
     }
 
@@ -59,7 +59,7 @@ impl SledStore {
         if self.format != 2 {
             return Ok(());
         }
-        let last = self.db.scan_prefix(b"B").rev().find(|r| r.as_ref().map_or(true, |(k, _)| k.len() == 9));
+        let last = self.engine.get()?.scan_prefix(b"B").rev().find(|r| r.as_ref().map_or(true, |(k, _)| k.len() == 9));
         let Some(r) = last else { return Ok(()) };
         let (k, v) = r?;
         let first = be(&k[1..])?;
