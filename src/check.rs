@@ -394,13 +394,19 @@ pub fn verify_store(
         cps.push((h.checkpoint.clone().into_bytes(), true));
     }
     if let Some(vk) = trusted.cloned().or_else(|| v.genesis_verifier()) {
-        for (size, note) in &registry_notes {
-            check_registry_note(&mut found, &v, &vk, *size, note);
+        // Each note is a signature check: on every core.
+        let opened = verify::par_map(&registry_notes, |(_, note)| RegistryNote::open(note, &vk));
+        for ((size, _), n) in registry_notes.iter().zip(opened) {
+            check_registry_note(&mut found, &v, *size, n);
         }
     }
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: stored records compared");
     let mut verdict = v.finish(&cps, trusted);
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: signatures and checkpoints done");
+    // The rebuilt tree and index are millions of small allocations: free
+    // them on a thread of their own rather than keep the caller waiting
+    // (a CLI process exits first).
+    std::thread::spawn(move || drop(v));
     let any = !found.reasons.is_empty();
     verdict.reasons.extend(found.reasons);
     verdict.more_reasons += found.more;
@@ -421,8 +427,13 @@ pub fn verify_store(
 /// under its own size, for the rebuilt tree there, and carry the registry
 /// chain rebuilt from the entries below that size. A checkpoint without a
 /// registry note (written before registry notes existed) is not flagged.
-fn check_registry_note(found: &mut Found, v: &LedgerVerifier, vk: &NoteVerifier, size: u64, note: &[u8]) {
-    let n = match RegistryNote::open(note, vk) {
+fn check_registry_note<E: std::fmt::Display>(
+    found: &mut Found,
+    v: &LedgerVerifier,
+    size: u64,
+    opened: Result<RegistryNote, E>,
+) {
+    let n = match opened {
         Ok(n) => n,
         Err(e) => {
             return found.error("registry_note_invalid", None, format!("registry note stored at size {size}: {e}"))

@@ -282,11 +282,12 @@ pub fn spawn_writer(
         .name("pil-syncer".into())
         .spawn(move || {
             let mut witness = witness.map(crate::acked::Witness::new);
+            let idle_debt = idle_debt();
             loop {
                 let first = match from_writer.recv_timeout(IDLE_MAINTAIN) {
                     Ok(a) => a,
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                        maintain(&*store, IDLE_DEBT, &failed);
+                        maintain(&*store, idle_debt, &failed);
                         continue;
                     }
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -346,6 +347,12 @@ pub fn spawn_writer(
 const IDLE_MAINTAIN: std::time::Duration = std::time::Duration::from_secs(1);
 const IDLE_DEBT: u64 = 16 << 20;
 const BUSY_DEBT: u64 = 1 << 30;
+
+/// `IDLE_DEBT`, or `PIL_IDLE_SNAPSHOT_DEBT` (bytes) when set: a smaller
+/// value refreshes sooner (tests use 1 to see a refresh after a few writes).
+fn idle_debt() -> u64 {
+    std::env::var("PIL_IDLE_SNAPSHOT_DEBT").ok().and_then(|v| v.parse().ok()).unwrap_or(IDLE_DEBT)
+}
 
 /// Run the store's housekeeping; a failure stops the writer as a failed
 /// sync does (the store may be unusable).

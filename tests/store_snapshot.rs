@@ -111,3 +111,63 @@ fn a_read_only_store_never_reopens() {
     assert!(!ro.maintain(0).unwrap());
     assert_eq!(count(&ro, 5), 100);
 }
+
+mod common;
+mod http_support;
+
+/// The whole path, on the real binary: `serve` with a tiny idle debt takes
+/// writes over HTTP, goes idle, and refreshes sled's snapshot while it runs
+/// (a newer `snap.*` file appears); then it is killed with SIGKILL, and
+/// every acknowledged entry is still there and `verify` finds the ledger
+/// valid.
+#[test]
+fn an_idle_server_refreshes_the_snapshot_and_a_kill_after_it_loses_nothing() {
+    use common::{s, Env};
+    let e = Env::new();
+    e.init();
+    let (pros, _) = e.enroll("pros.key", "prosecutor");
+    let store_dir = e.data().join("ledger");
+    let mut server = http_support::Server::start(&e, &[], &[("PIL_IDLE_SNAPSHOT_DEBT", "1")]);
+    let at_start = snapshots(&store_dir);
+    let url = server.base.clone();
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        let case = format!("（2026）京04民初{i}号");
+        let r =
+            e.run(&["--json", "--server", &url, "case", "open", "--key", s(&pros), "--case", &case, "--title", "t"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        acked.push(r.json()["seq"].as_u64().unwrap());
+    }
+    // The syncer refreshes after 1 s without a group to sync.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while snapshots(&store_dir).last() <= at_start.last() {
+        assert!(std::time::Instant::now() < deadline, "no snapshot refresh while idle: {at_start:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The server still answers, from the reopened database.
+    let r = e.run(&[
+        "--json",
+        "--server",
+        &url,
+        "case",
+        "open",
+        "--key",
+        s(&pros),
+        "--case",
+        "（2026）京04民初9号",
+        "--title",
+        "t",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    acked.push(r.json()["seq"].as_u64().unwrap());
+    server.child.kill().unwrap(); // SIGKILL: no close, no refresh at close
+    server.child.wait().unwrap();
+    let v = e.run(&["--json", "verify"]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert_eq!(v.json()["verdict"], "valid");
+    let size = v.json()["entries"].as_u64().unwrap();
+    assert!(acked.iter().all(|&q| q < size), "acked {acked:?}, {size} entries after the kill");
+    for q in acked {
+        assert_eq!(e.run(&["show", &q.to_string()]).code, 0);
+    }
+}

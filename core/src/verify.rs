@@ -308,7 +308,13 @@ impl LedgerVerifier {
     /// Check a checkpoint note against the rebuilt tree. `latest` marks the
     /// head checkpoint, which must cover every entry.
     pub fn check_checkpoint(&mut self, note: &[u8], vkey: &NoteVerifier, latest: bool) {
-        let cp = match Checkpoint::open(note, vkey) {
+        self.check_opened(Checkpoint::open(note, vkey), latest);
+    }
+
+    /// [`check_checkpoint`](Self::check_checkpoint) after the note was
+    /// opened (its signature checked), which can run on other threads.
+    fn check_opened<E: std::fmt::Display>(&mut self, opened: Result<Checkpoint, E>, latest: bool) {
+        let cp = match opened {
             Ok(cp) => cp,
             Err(e) => {
                 self.report(Reason::error("checkpoint_signature_invalid", None, format!("checkpoint: {e}")));
@@ -347,11 +353,17 @@ impl LedgerVerifier {
     /// `trusted` is the verifier key the caller trusts; if it differs from the
     /// genesis entry's, that is reported.
     pub fn finish(&mut self, checkpoints: &[(Vec<u8>, bool)], trusted: Option<&NoteVerifier>) -> LedgerVerdict {
+        // The checkpoints' signatures are checked on every core while the
+        // entries' last signature checks finish, not after them.
+        let genesis_v = self.genesis_verifier();
+        let opened = match trusted.cloned().or_else(|| genesis_v.clone()) {
+            Some(v) => par_map(checkpoints, |(note, _)| Checkpoint::open(note, &v)),
+            None => Vec::new(),
+        };
         self.collect_sigs();
         if self.tree.size() == 0 {
             self.report(Reason::error("empty_ledger", None, "the ledger has no entries, not even a genesis"));
         }
-        let genesis_v = self.genesis_verifier();
         if let (Some(t), Some(g)) = (trusted, genesis_v.as_ref()) {
             if t != g {
                 self.report(Reason::error(
@@ -361,10 +373,8 @@ impl LedgerVerifier {
                 ));
             }
         }
-        if let Some(v) = trusted.cloned().or(genesis_v) {
-            for (note, latest) in checkpoints {
-                self.check_checkpoint(note, &v, *latest);
-            }
+        for ((_, latest), cp) in checkpoints.iter().zip(opened) {
+            self.check_opened(cp, *latest);
         }
         self.compromise_warnings();
         match state::registry::officer_set_warning(&self.index, self.last_recorded_ms) {
@@ -411,6 +421,22 @@ impl LedgerVerifier {
     }
 }
 
+/// `f` over `items` on every core (scoped threads, up to 8), the results in
+/// the order of `items`.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads <= 1 || items.len() < 16 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
+    })
+}
+
 /// `keys::verify_many`, split over the available cores.
 pub fn verify_parallel(items: &[SigItem]) -> Vec<bool> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
@@ -424,25 +450,31 @@ pub fn verify_parallel(items: &[SigItem]) -> Vec<bool> {
     })
 }
 
-/// Signature checks on worker threads (one per core), fed in chunks; the
-/// result is the seqs whose signatures failed.
+/// Signature checks on worker threads (one per core), fed in chunks through
+/// one shared queue, so a worker that is done takes the next chunk and all
+/// finish together; the result is the seqs whose signatures failed.
 type SigChunk = Vec<(u64, SigItem)>;
 
 struct SigPool {
-    workers: Vec<(std::sync::mpsc::Sender<SigChunk>, std::thread::JoinHandle<Vec<u64>>)>,
-    next: usize,
+    tx: Option<std::sync::mpsc::Sender<SigChunk>>,
+    workers: Vec<std::thread::JoinHandle<Vec<u64>>>,
 }
 
 impl SigPool {
     fn new() -> Self {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let (tx, rx) = std::sync::mpsc::channel::<SigChunk>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
         let workers = (0..n)
             .map(|_| {
-                let (tx, rx) = std::sync::mpsc::channel::<SigChunk>();
-                let h = std::thread::spawn(move || {
+                let rx = rx.clone();
+                std::thread::spawn(move || {
                     let mut bad = Vec::new();
                     let mut cache = keys::KeyCache::default();
-                    for chunk in rx {
+                    loop {
+                        // The lock is held only to take a chunk (2,048
+                        // checks, tens of milliseconds of work).
+                        let Ok(chunk) = rx.lock().expect("poisoned").recv() else { break };
                         let items: Vec<SigItem> = chunk.iter().map(|(_, i)| *i).collect();
                         for ((seq, _), ok) in chunk.iter().zip(keys::verify_many_cached(&items, &mut cache)) {
                             if !ok {
@@ -451,23 +483,20 @@ impl SigPool {
                         }
                     }
                     bad
-                });
-                (tx, h)
+                })
             })
             .collect();
-        SigPool { workers, next: 0 }
+        SigPool { tx: Some(tx), workers }
     }
 
     fn submit(&mut self, chunk: Vec<(u64, SigItem)>) {
-        let i = self.next % self.workers.len();
-        self.next += 1;
-        self.workers[i].0.send(chunk).expect("signature worker alive");
+        self.tx.as_ref().expect("pool open").send(chunk).expect("signature worker alive");
     }
 
     fn finish(&mut self) -> Vec<u64> {
+        drop(self.tx.take()); // the workers end once the queue is empty
         let mut bad = Vec::new();
-        for (tx, h) in std::mem::take(&mut self.workers) {
-            drop(tx);
+        for h in std::mem::take(&mut self.workers) {
             bad.extend(h.join().expect("signature worker panicked"));
         }
         bad.sort_unstable();
