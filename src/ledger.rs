@@ -419,7 +419,7 @@ impl Ledger {
             };
             let out = state::apply(&idx, &self.config.origin, &cand)
                 .map_err(|e| LedgerError::SelfCheck(format!("entry {seq} breaks a rule ({}); run verify", e.code())))?;
-            idx.put_all(&out.writes);
+            idx.put_all(out.writes);
             progress(seq + 1, head.size);
         }
         let writes = idx.into_writes();

@@ -340,13 +340,14 @@ pub fn spawn_writer(
 /// The syncer does the store's housekeeping (`Store::maintain`: for sled, a
 /// reopen that writes a fresh recovery snapshot, `storage.md` §5.1) once no
 /// group has come for this long and `IDLE_DEBT` bytes were applied since the
-/// last; under a load that never pauses, once `BUSY_DEBT` bytes were. A
-/// reopen pauses the writer for sled's open (0.15 s at 1M entries, plus the
-/// replay of what it refreshes), so it waits for a quiet moment unless the
-/// replay it saves has grown large.
+/// last; under a load that never pauses, once `BUSY_DEBT` bytes were (about
+/// 400,000 entries). A reopen pauses the writer for sled's open (0.15 s at
+/// 1M entries, plus the replay of what it refreshes), so it waits for a
+/// quiet moment unless the replay it saves has grown large. Only the
+/// requests in flight wait for it (each client has one at a time).
 const IDLE_MAINTAIN: std::time::Duration = std::time::Duration::from_secs(1);
 const IDLE_DEBT: u64 = 16 << 20;
-const BUSY_DEBT: u64 = 1 << 30;
+const BUSY_DEBT: u64 = 256 << 20;
 
 /// `IDLE_DEBT`, or `PIL_IDLE_SNAPSHOT_DEBT` (bytes) when set: a smaller
 /// value refreshes sooner (tests use 1 to see a refresh after a few writes).

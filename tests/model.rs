@@ -312,7 +312,7 @@ fn run_script(seed: u64) -> Run {
         },
     )
     .unwrap();
-    idx.put_all(&out.writes);
+    idx.put_all(out.writes);
     let mut next = 1u64;
     let mut last_ms = g.recorded_at_ms;
     let mut by_nonce: HashMap<NonceKey, (Vec<u8>, u64)> = HashMap::new();
@@ -333,7 +333,7 @@ fn run_script(seed: u64) -> Run {
             };
             match state::apply(&idx, &origin, &Candidate { seq: next, recorded_at_ms, entry_hash, statement: &st }) {
                 Ok(out) => {
-                    idx.put_all(&out.writes);
+                    idx.put_all(out.writes);
                     by_nonce.insert((st.author, st.nonce), (s.statement.clone(), next));
                     last_ms = recorded_at_ms;
                     next += 1;

@@ -177,7 +177,7 @@ pub(super) fn decide_authority(
                 Candidate { seq: it.seq, recorded_at_ms: entry.recorded_at_ms, entry_hash: it.hash, statement: &st };
             match state::apply(&*idx, &vkey.name, &cand) {
                 Ok(out) => {
-                    idx.put_all(&out.writes);
+                    idx.put_all(out.writes);
                     for (code, message) in out.warnings {
                         f.warning(code, Some(it.seq), message);
                     }

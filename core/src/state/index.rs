@@ -303,9 +303,11 @@ pub struct MemIndex {
 }
 
 impl MemIndex {
-    pub fn put_all(&mut self, writes: &[IndexWrite]) {
+    /// Apply a statement's writes, taking their buffers (no copies: verify
+    /// and reindex put millions of records).
+    pub fn put_all(&mut self, writes: Vec<IndexWrite>) {
         for w in writes {
-            self.by_ns[w.ns.slot()].insert(w.key.clone(), w.value.clone());
+            self.by_ns[w.ns.slot()].insert(w.key, w.value);
         }
     }
     /// A record by raw namespace byte (`None` for unknown namespaces).
@@ -421,7 +423,7 @@ mod tests {
         let mut bad = rec(&EntryRef { seq: 1, author: [1; 32], kind: Kind::Genesis });
         let n = bad.len();
         bad[n - 4..].copy_from_slice(&9999u32.to_le_bytes());
-        idx.put_all(&[IndexWrite { ns: Ns::EntryHash, key: vec![5; 32], value: bad }]);
+        idx.put_all(vec![IndexWrite { ns: Ns::EntryHash, key: vec![5; 32], value: bad }]);
         assert!(entry_ref(&idx, &[5; 32]).is_err());
     }
 }
