@@ -282,7 +282,7 @@ pub fn spawn_writer(
         .name("pil-syncer".into())
         .spawn(move || {
             let mut witness = witness.map(crate::acked::Witness::new);
-            let idle_debt = idle_debt();
+            let (idle_debt, busy_debt) = snapshot_debts();
             loop {
                 let first = match from_writer.recv_timeout(IDLE_MAINTAIN) {
                     Ok(a) => a,
@@ -317,7 +317,7 @@ pub fn spawn_writer(
                                 let _ = reply.send(r);
                             }
                         }
-                        maintain(&*store, BUSY_DEBT, &failed);
+                        maintain(&*store, busy_debt, &failed);
                     }
                     Err(why) => {
                         tracing::error!("{why}");
@@ -349,10 +349,13 @@ const IDLE_MAINTAIN: std::time::Duration = std::time::Duration::from_secs(1);
 const IDLE_DEBT: u64 = 16 << 20;
 const BUSY_DEBT: u64 = 256 << 20;
 
-/// `IDLE_DEBT`, or `PIL_IDLE_SNAPSHOT_DEBT` (bytes) when set: a smaller
-/// value refreshes sooner (tests use 1 to see a refresh after a few writes).
-fn idle_debt() -> u64 {
-    std::env::var("PIL_IDLE_SNAPSHOT_DEBT").ok().and_then(|v| v.parse().ok()).unwrap_or(IDLE_DEBT)
+/// `IDLE_DEBT` and `BUSY_DEBT`, or `PIL_IDLE_SNAPSHOT_DEBT` and
+/// `PIL_BUSY_SNAPSHOT_DEBT` (bytes) when set: smaller values refresh sooner
+/// (the tests use them to see refreshes after a few writes, and the
+/// power-loss test to cut power during them).
+fn snapshot_debts() -> (u64, u64) {
+    let var = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    (var("PIL_IDLE_SNAPSHOT_DEBT", IDLE_DEBT), var("PIL_BUSY_SNAPSHOT_DEBT", BUSY_DEBT))
 }
 
 /// Run the store's housekeeping; a failure stops the writer as a failed
