@@ -65,7 +65,7 @@ impl Script {
         let entry_hash = hash::statement_digest(&st.to_bytes());
         let c = Candidate { seq: self.seq, recorded_at_ms: self.now, entry_hash, statement: &st };
         let out = apply(&self.index, ORIGIN, &c).map_err(|r| r.code())?;
-        self.index.put_all(out.writes);
+        self.index.put_all(out.writes.clone());
         self.seq += 1;
         self.now += 1000;
         Ok((entry_hash, out))

@@ -479,7 +479,7 @@ fn the_audit_catches_every_kind_of_edited_record() {
         codes(&audit(&idx))
     };
     let put = |idx: &mut MemIndex, ns: Ns, key: &[u8], value: Vec<u8>| {
-        idx.put_all(&[IndexWrite { ns, key: key.to_vec(), value }]);
+        idx.put_all(vec![IndexWrite { ns, key: key.to_vec(), value }]);
     };
     let account_edit = |f: fn(&mut AccountRecord)| {
         move |idx: &mut MemIndex| {
