@@ -361,10 +361,15 @@ fn snapshot_debts() -> (u64, u64) {
 /// Run the store's housekeeping; a failure stops the writer as a failed
 /// sync does (the store may be unusable).
 fn maintain(store: &dyn Store, min_debt: u64, failed: &std::sync::Mutex<Option<String>>) {
+    // After a failure (a sync that did not complete, say) the store's
+    // state is unknown: leave it alone, and keep the first reason.
+    if failed.lock().expect("poisoned").is_some() {
+        return;
+    }
     if let Err(e) = store.maintain(min_debt) {
         let why = format!("storage failure while refreshing the store's recovery snapshot: {e}");
         tracing::error!("{why}");
-        *failed.lock().expect("poisoned") = Some(why);
+        failed.lock().expect("poisoned").get_or_insert(why);
     }
 }
 

@@ -101,6 +101,48 @@ fn a_writable_close_with_debt_leaves_a_fresh_snapshot_and_a_small_one_does_not()
     assert_eq!(count(&store, 4), 10);
 }
 
+/// While a refresh has sled closed, sled's own lock is free; the store's
+/// directory lock is not, so another writer (or a reader's copy) polling to
+/// open the ledger never gets in between, however many refreshes it sees.
+#[test]
+fn no_other_opener_gets_in_while_sled_is_reopened() {
+    let d = tempfile::tempdir().unwrap();
+    let store = SledStore::open(d.path()).unwrap();
+    let dir = d.path().to_path_buf();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let intruder = std::thread::spawn(move || {
+        let mut tries = 0;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            tries += 1;
+            // Each attempt polls for the locks for up to 3 s.
+            if let Ok(other) = SledStore::open(&dir) {
+                drop(other);
+                return Err(format!("a second writer opened the store on attempt {tries}"));
+            }
+            if let Ok(ro) = SledStore::open_read_only(&dir) {
+                drop(ro);
+                return Err(format!("a reader copied the store on attempt {tries}"));
+            }
+        }
+        Ok(tries)
+    });
+    let started = std::time::Instant::now();
+    let mut refreshes = 0;
+    let mut tag = 0u8;
+    while started.elapsed() < std::time::Duration::from_secs(7) {
+        commit(&store, 100u8.wrapping_add(tag), 5);
+        tag = tag.wrapping_add(1);
+        if store.maintain(1).unwrap() {
+            refreshes += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let tries = intruder.join().unwrap().unwrap();
+    assert!(refreshes > 20 && tries >= 1, "{refreshes} refreshes, {tries} attempts");
+    assert!(store.raw_scan().count() > 0);
+}
+
 #[test]
 fn a_read_only_store_never_reopens() {
     let d = tempfile::tempdir().unwrap();

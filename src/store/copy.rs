@@ -111,14 +111,25 @@ mod flock {
     }
     // The same values on Linux, the BSDs and macOS.
     const LOCK_SH: c_int = 1;
+    const LOCK_EX: c_int = 2;
     const LOCK_NB: c_int = 4;
 
     /// Try to take a shared lock; `Ok(false)` when another process holds
     /// an exclusive one. Released when `f` is closed.
     pub fn try_shared(f: &File) -> std::io::Result<bool> {
+        try_lock(f, LOCK_SH)
+    }
+
+    /// Try to take an exclusive lock; `Ok(false)` when another process
+    /// holds any lock. Released when `f` is closed.
+    pub fn try_exclusive(f: &File) -> std::io::Result<bool> {
+        try_lock(f, LOCK_EX)
+    }
+
+    fn try_lock(f: &File, how: c_int) -> std::io::Result<bool> {
         // SAFETY: flock only reads its two integer arguments; `f` owns a
         // valid open descriptor for the duration of the call.
-        let r = unsafe { flock(f.as_raw_fd(), LOCK_SH | LOCK_NB) };
+        let r = unsafe { flock(f.as_raw_fd(), how | LOCK_NB) };
         if r == 0 {
             return Ok(true);
         }
@@ -138,11 +149,29 @@ mod flock {
 /// does; it never disturbs a running writer. A file system without locks
 /// (some network mounts) is copied unlocked.
 pub(super) fn lock_shared(db_file: &File, dir: &Path) -> Result<(), StoreError> {
+    lock(db_file, dir, false)
+}
+
+/// The store directory's own lock, taken before sled's lock on `db` by every
+/// opener and held for the store's life: exclusive by a writable store,
+/// shared by a read-only open while it copies. sled's lock alone is not
+/// enough: a writable store closes and reopens sled to refresh its snapshot
+/// (`storage.md` §5.1), and in that moment sled's lock is free; this one is
+/// not, so no other writer and no reader gets in between. Waits up to
+/// [`LOCK_WAIT`], then `Busy`, as sled's own lock does.
+pub(super) fn lock_dir(dir: &Path, exclusive: bool) -> Result<File, StoreError> {
+    let f = File::open(dir)?;
+    lock(&f, dir, exclusive)?;
+    Ok(f)
+}
+
+fn lock(f: &File, dir: &Path, exclusive: bool) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
-            match flock::try_shared(db_file) {
+            let got = if exclusive { flock::try_exclusive(f) } else { flock::try_shared(f) };
+            match got {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
                     if std::time::Instant::now() > deadline {
@@ -161,7 +190,7 @@ pub(super) fn lock_shared(db_file: &File, dir: &Path) -> Result<(), StoreError> 
     }
     #[cfg(not(unix))]
     {
-        let _ = (db_file, dir);
+        let _ = (f, dir, exclusive);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use bincode::{Decode, Encode};
 use pil_ledger_core::state::{IndexWrite, Ns};
 use pil_ledger_core::wire::{self, Hash32};
 
-use super::copy::{copy_dir, copy_parent, lock_shared};
+use super::copy::{copy_dir, copy_parent, lock_dir};
 use super::layout::{
     self, bundle_key, checkpoint_key, decode_bundle, encode_bundle, entry_key, node_key, registry_key, tile_key,
     tile_of, Tile,
@@ -20,10 +20,8 @@ mod engine;
 mod quiet;
 mod tiles;
 
-use engine::Engine;
 pub use engine::Handle;
-
-use quiet::quietly;
+use engine::{lock_current, open_sled, writer_lock, Batch, Engine};
 
 use super::{
     Commit, EntryIter, Head, IndexRecord, KeyValues, LedgerConfig, NodeIter, RawIter, Store, StoreError,
@@ -86,23 +84,6 @@ fn decode_rec<T: Encode + Decode<()>>(what: &str, b: &[u8]) -> Result<T, StoreEr
     wire::decode_canonical(b, wire::MAX_ENTRY_BYTES).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-/// Open `dir/db` and take the shared lock on it, making sure the file
-/// locked is still the one at that path: `migrate` may swap the store
-/// directory while a reader waits for the lock, and a copy of the new store
-/// taken under a lock on the old one would not keep a writer out.
-fn lock_current(dir: &Path) -> Result<File, StoreError> {
-    use std::os::unix::fs::MetadataExt;
-    for _ in 0..3 {
-        let original = File::open(dir.join("db"))?;
-        lock_shared(&original, dir)?;
-        let (locked, now) = (original.metadata()?, std::fs::metadata(dir.join("db"))?);
-        if (locked.dev(), locked.ino()) == (now.dev(), now.ino()) {
-            return Ok(original);
-        }
-    }
-    Err(StoreError::Busy(dir.to_path_buf()))
-}
-
 fn corrupt_bundle(first: u64, why: String) -> StoreError {
     StoreError::Corrupt(format!("entry bundle at seq {first}: {why}"))
 }
@@ -116,6 +97,10 @@ pub struct SledStore {
     /// The sled database, lent to each read; reopened by `maintain` to
     /// refresh sled's recovery snapshot (`engine.rs`).
     engine: Engine,
+    /// A writable store's exclusive lock on its directory (`copy::lock_dir`),
+    /// held for its whole life, also while `engine` reopens sled; declared
+    /// after `engine`, so sled is closed before it is released.
+    _dir_lock: Option<File>,
     /// The directory sled runs in: the ledger's store, or the private copy.
     dir: PathBuf,
     log_file: File,
@@ -147,63 +132,37 @@ type Tiles = std::collections::BTreeMap<(u8, u64), Tile>;
 
 pub(super) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
-    // A process that has just closed the ledger may hold sled's file
-    // lock for a moment longer; wait briefly rather than fail.
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        let config = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::LowSpace)
-            .flush_every_ms(None)
-            .cache_capacity(256 * 1024 * 1024);
-        let r = quietly(|| config.open()).map_err(|why| {
-            StoreError::Corrupt(format!(
-                "sled could not recover the store in {} (it failed inside its recovery: {why}); the store is damaged, \
-                 for example by a power cut: restore it from a copy",
-                dir.display()
-            ))
-        })?;
-        match r {
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                if std::time::Instant::now() > deadline {
-                    return Err(StoreError::Busy(dir.to_path_buf()));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return Ok(other?),
-        }
-    }
-}
-
 impl SledStore {
     /// Open (or create) the store in `dir`. sled takes an exclusive lock: a
     /// second process opening the same ledger gets an error, not a race.
     /// A store of an unknown storage format is refused.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let dir_lock = writer_lock(dir)?;
         let db = open_sled(dir)?;
         let format = check_format(&db, false)?;
-        Self::writable_at(db, dir, format)
+        Self::writable_at(db, dir, format, dir_lock)
     }
 
     /// Open an existing store of any format this build reads, for writing,
     /// but only to convert it (`migrate`): writes are refused unless the
     /// store is already in this build's format.
     pub fn open_for_migration(dir: &Path) -> Result<Self, StoreError> {
+        let dir_lock = writer_lock(dir)?;
         let db = open_sled(dir)?;
         let format = match check_format(&db, false) {
             Err(StoreError::MigrationNeeded { found, .. }) => found,
             other => other?,
         };
-        let mut s = Self::writable_at(db, dir, format)?;
+        let mut s = Self::writable_at(db, dir, format, dir_lock)?;
         s.read_only = format != STORAGE_FORMAT;
         Ok(s)
     }
 
-    fn writable_at(db: sled::Db, dir: &Path, format: u32) -> Result<Self, StoreError> {
+    fn writable_at(db: sled::Db, dir: &Path, format: u32, dir_lock: File) -> Result<Self, StoreError> {
         let log_file = File::open(dir.join("db"))?;
         let store = SledStore {
             engine: Engine::new(db, dir.to_path_buf()),
+            _dir_lock: Some(dir_lock),
             dir: dir.to_path_buf(),
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
@@ -238,10 +197,12 @@ impl SledStore {
     /// directory without sled's `db` file is an error.
     pub fn open_read_only(dir: &Path) -> Result<SledStore, StoreError> {
         let copy = tempfile::Builder::new().prefix("pil-ledger-ro-").tempdir_in(copy_parent(dir))?;
+        let dir_lock = lock_dir(dir, false)?;
         let original = lock_current(dir)?;
         let t = std::time::Instant::now();
         let copied = copy_dir(dir, copy.path());
-        drop(original); // releases the shared lock
+        drop(original); // releases the shared locks
+        drop(dir_lock);
         let copied = copied?;
         tracing::debug!(bytes = copied, copy_us = t.elapsed().as_micros() as u64, "read-only copy");
         let db = open_sled(copy.path())?;
@@ -249,6 +210,7 @@ impl SledStore {
         let log_file = File::open(copy.path().join("db"))?;
         Ok(SledStore {
             engine: Engine::new(db, copy.path().to_path_buf()),
+            _dir_lock: None,
             dir: copy.path().to_path_buf(),
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
@@ -329,35 +291,6 @@ impl SledStore {
     /// the private copy's).
     pub fn raw(&self) -> Handle {
         self.engine.get().expect("the store's database is open")
-    }
-}
-
-/// A sled batch and the bytes put into it (the engine's snapshot debt).
-#[derive(Default)]
-struct Batch {
-    batch: sled::Batch,
-    bytes: u64,
-}
-
-impl Batch {
-    fn put(&mut self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) {
-        self.bytes += (k.as_ref().len() + v.as_ref().len()) as u64;
-        self.batch.insert(k.as_ref(), v.as_ref());
-    }
-}
-
-/// A writable store closed with at least this many bytes applied since
-/// sled last wrote its snapshot reopens sled once first, so that the next
-/// open (a writer's, or each read-only copy's) replays no more than that.
-const CLOSE_DEBT: u64 = 8 << 20;
-
-impl Drop for SledStore {
-    fn drop(&mut self) {
-        if !self.read_only && self.engine.debt() >= CLOSE_DEBT {
-            if let Err(e) = self.engine.refresh() {
-                tracing::warn!("could not refresh sled's snapshot at close: {e}");
-            }
-        }
     }
 }
 
@@ -605,9 +538,12 @@ impl Store for SledStore {
         for r in self.engine.get()?.scan_prefix(b"I").keys() {
             b.remove(r?);
         }
+        let mut bytes = 0u64;
         for w in writes {
+            bytes += (2 + w.key.len() + w.value.len()) as u64;
             b.insert(index_key(w.ns, &w.key), w.value);
         }
+        self.engine.owe(bytes);
         self.engine.get()?.apply_batch(b)?;
         self.durable()
     }

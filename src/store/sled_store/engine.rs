@@ -10,13 +10,16 @@
 //! lent out: closing a database that a reader still holds would keep sled's
 //! file lock, and the reopen would fail.
 
+use std::fs::File;
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::super::copy::{lock_dir, lock_shared};
 use super::super::StoreError;
-use super::open_sled;
+use super::quiet::quietly;
+use super::{SledStore, LOCK_WAIT};
 
 /// The database, shared by all readers; `None` only if a reopen failed.
 pub(super) struct Engine {
@@ -63,7 +66,7 @@ impl<I: DoubleEndedIterator> DoubleEndedIterator for Lent<I> {
 }
 
 fn closed() -> StoreError {
-    StoreError::Corrupt("the store's database could not be reopened after a snapshot refresh".into())
+    StoreError::Corrupt("the store's database is closed: reopening it after a snapshot refresh failed".into())
 }
 
 impl Engine {
@@ -106,23 +109,106 @@ impl Engine {
         if Arc::strong_count(&self.lent) > 1 {
             return Ok(false);
         }
-        let Some(db) = g.take() else { return Err(closed()) };
         let before = self.debt();
-        db.flush()?;
-        drop(db); // the last handle: sled closes and releases its file lock
+        g.as_ref().ok_or_else(closed)?.flush()?;
+        drop(g.take()); // the last handle: sled closes and releases its file lock
         let t = std::time::Instant::now();
-        // A reader that took its shared lock in the moment the database
-        // was closed (a read-only copy) is waited for, up to a minute.
-        let mut tries = 0;
-        let db = loop {
-            match open_sled(&self.dir) {
-                Err(StoreError::Busy(_)) if tries < 20 => tries += 1,
-                other => break other?,
-            }
-        };
+        // No other process can take sled's lock meanwhile: the store's
+        // directory lock (`copy::lock_dir`) stays ours. `open_sled` waits
+        // for sled's own threads of the closed database to let go.
+        let db = open_sled(&self.dir)?;
         *g = Some(db);
+        // sled renamed a new snapshot file into place and deleted the old
+        // one: make that durable, as a writable open does.
+        std::fs::File::open(&self.dir)?.sync_all()?;
+        let blobs = self.dir.join("blobs");
+        if blobs.is_dir() {
+            std::fs::File::open(&blobs)?.sync_all()?;
+        }
         self.debt.fetch_sub(before, Ordering::Relaxed);
         tracing::debug!(debt = before, reopen_us = t.elapsed().as_micros() as u64, "sled snapshot refreshed");
         Ok(true)
+    }
+}
+
+pub(super) fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    // A process that has just closed the ledger may hold sled's file
+    // lock for a moment longer; wait briefly rather than fail.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let config = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::LowSpace)
+            .flush_every_ms(None)
+            .cache_capacity(256 * 1024 * 1024);
+        let r = quietly(|| config.open()).map_err(|why| {
+            StoreError::Corrupt(format!(
+                "sled could not recover the store in {} (it failed inside its recovery: {why}); the store is damaged, \
+                 for example by a power cut: restore it from a copy",
+                dir.display()
+            ))
+        })?;
+        match r {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() > deadline {
+                    return Err(StoreError::Busy(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// Open `dir/db` and take the shared lock on it, making sure the file
+/// locked is still the one at that path: `migrate` may swap the store
+/// directory while a reader waits for the lock, and a copy of the new store
+/// taken under a lock on the old one would not keep a writer out.
+pub(super) fn lock_current(dir: &Path) -> Result<File, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..3 {
+        let original = File::open(dir.join("db"))?;
+        lock_shared(&original, dir)?;
+        let (locked, now) = (original.metadata()?, std::fs::metadata(dir.join("db"))?);
+        if (locked.dev(), locked.ino()) == (now.dev(), now.ino()) {
+            return Ok(original);
+        }
+    }
+    Err(StoreError::Busy(dir.to_path_buf()))
+}
+
+/// A writable open's lock on the store directory, created if new (sled
+/// would create it next).
+pub(super) fn writer_lock(dir: &Path) -> Result<File, StoreError> {
+    std::fs::create_dir_all(dir)?;
+    lock_dir(dir, true)
+}
+
+/// A sled batch and the bytes put into it (the engine's snapshot debt).
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) batch: sled::Batch,
+    pub(super) bytes: u64,
+}
+
+impl Batch {
+    pub(super) fn put(&mut self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) {
+        self.bytes += (k.as_ref().len() + v.as_ref().len()) as u64;
+        self.batch.insert(k.as_ref(), v.as_ref());
+    }
+}
+
+/// A writable store closed with at least this many bytes applied since
+/// sled last wrote its snapshot reopens sled once first, so that the next
+/// open (a writer's, or each read-only copy's) replays no more than that.
+const CLOSE_DEBT: u64 = 8 << 20;
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if !self.read_only && self.engine.debt() >= CLOSE_DEBT {
+            if let Err(e) = self.engine.refresh() {
+                tracing::warn!("could not refresh sled's snapshot at close: {e}");
+            }
+        }
     }
 }
