@@ -160,6 +160,11 @@ pub fn verify_store(
     let bound = head.as_ref().map_or(u64::MAX, |h| h.size);
     let total = head.as_ref().map_or(0, |h| h.size);
     let mut v = LedgerVerifier::new();
+    // Room for the head's entries, bounded by what the store can hold (an
+    // entry takes well over 100 bytes on disk), so a forged head cannot
+    // make this allocate without limit.
+    let room = total.min(store.disk_bytes().unwrap_or(0) / 100);
+    v.reserve(usize::try_from(room).unwrap_or(0));
     // The record kinds of the store's format (1: `E`, `N`; 2: `B`, `T`);
     // the other format's keys are keys of no known kind here.
     let format = store.storage_format().unwrap_or(STORAGE_FORMAT);

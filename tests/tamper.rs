@@ -482,6 +482,22 @@ fn a_head_naming_another_last_entry_is_head_mismatch() {
     assert!(has(&v, "head_mismatch", None), "{v}");
 }
 
+/// `verify` sizes its rebuild from the head's claim; a forged head claiming
+/// u64::MAX entries must get a verdict, not an allocation failure.
+#[test]
+fn a_head_claiming_u64_max_entries_is_head_mismatch_not_an_abort() {
+    let e = build();
+    with_raw(&e, |db| {
+        let raw = db.get(b"H").unwrap().unwrap();
+        let mut head: pil_ledger::store::Head =
+            pil_ledger::core::wire::decode_canonical(&raw, pil_ledger::core::wire::MAX_ENTRY_BYTES).unwrap();
+        head.size = u64::MAX;
+        db.insert(b"H", pil_ledger::core::wire::encode(&head)).unwrap();
+    });
+    let v = verify_invalid(&e);
+    assert!(has(&v, "head_mismatch", None), "{v}");
+}
+
 #[test]
 fn a_store_with_every_entry_removed_is_empty_ledger() {
     let e = build();

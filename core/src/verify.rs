@@ -167,6 +167,13 @@ impl LedgerVerifier {
         }
     }
 
+    /// Make room for about `entries` entries (a hint, e.g. the head's size,
+    /// which the caller bounds: a forged head must not make this allocate
+    /// without limit).
+    pub fn reserve(&mut self, entries: usize) {
+        self.index.reserve_for(entries);
+    }
+
     /// Number of entries pushed so far.
     pub fn entries(&self) -> u64 {
         self.next_seq

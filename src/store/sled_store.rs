@@ -21,7 +21,7 @@ mod quiet;
 mod tiles;
 
 pub use engine::Handle;
-use engine::{lock_current, open_sled, writer_lock, Batch, Engine};
+use engine::{lock_current, open_sled, writer_lock, Batch, Engine, READER_CACHE, WRITER_CACHE};
 
 use super::{
     Commit, EntryIter, Head, IndexRecord, KeyValues, LedgerConfig, NodeIter, RawIter, Store, StoreError,
@@ -138,7 +138,7 @@ impl SledStore {
     /// A store of an unknown storage format is refused.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let dir_lock = writer_lock(dir)?;
-        let db = open_sled(dir)?;
+        let db = open_sled(dir, WRITER_CACHE)?;
         let format = check_format(&db, false)?;
         Self::writable_at(db, dir, format, dir_lock)
     }
@@ -148,7 +148,7 @@ impl SledStore {
     /// store is already in this build's format.
     pub fn open_for_migration(dir: &Path) -> Result<Self, StoreError> {
         let dir_lock = writer_lock(dir)?;
-        let db = open_sled(dir)?;
+        let db = open_sled(dir, WRITER_CACHE)?;
         let format = match check_format(&db, false) {
             Err(StoreError::MigrationNeeded { found, .. }) => found,
             other => other?,
@@ -205,7 +205,7 @@ impl SledStore {
         drop(dir_lock);
         let copied = copied?;
         tracing::debug!(bytes = copied, copy_us = t.elapsed().as_micros() as u64, "read-only copy");
-        let db = open_sled(copy.path())?;
+        let db = open_sled(copy.path(), READER_CACHE)?;
         let format = check_format(&db, true)?;
         let log_file = File::open(copy.path().join("db"))?;
         Ok(SledStore {

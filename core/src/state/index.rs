@@ -310,6 +310,15 @@ impl MemIndex {
             self.by_ns[w.ns.slot()].insert(w.key, w.value);
         }
     }
+    /// Make room for `entries` entries' records in the namespaces every
+    /// entry writes one record to (its nonce and its hash), so that a big
+    /// replay does not rehash them again and again. A hint only: the
+    /// caller bounds it.
+    pub fn reserve_for(&mut self, entries: usize) {
+        for ns in [Ns::Nonce, Ns::EntryHash] {
+            self.by_ns[ns.slot()].reserve(entries);
+        }
+    }
     /// A record by raw namespace byte (`None` for unknown namespaces).
     pub fn get_raw(&self, ns: u8, key: &[u8]) -> Option<&Vec<u8>> {
         let ns = Ns::from_u8(ns)?;

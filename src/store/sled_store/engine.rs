@@ -116,7 +116,7 @@ impl Engine {
         // No other process can take sled's lock meanwhile: the store's
         // directory lock (`copy::lock_dir`) stays ours. `open_sled` waits
         // for sled's own threads of the closed database to let go.
-        let db = open_sled(&self.dir)?;
+        let db = open_sled(&self.dir, WRITER_CACHE)?;
         *g = Some(db);
         // sled renamed a new snapshot file into place and deleted the old
         // one: make that durable, as a writable open does.
@@ -131,16 +131,22 @@ impl Engine {
     }
 }
 
-pub(super) fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+/// sled's page cache for a writable store: the writer's index look-ups
+/// and proofs read the same pages again and again.
+pub(super) const WRITER_CACHE: u64 = 256 << 20;
+/// sled's page cache for a read-only copy: `verify` reads it once, in key
+/// order, and a bigger cache only holds pages it will not read again
+/// (peak RSS of a 1M-entry `verify`: 1.93 GB with 256 MiB, 1.46 GB with
+/// 32 MiB, no slower).
+pub(super) const READER_CACHE: u64 = 32 << 20;
+
+pub(super) fn open_sled(dir: &Path, cache: u64) -> Result<sled::Db, StoreError> {
     // A process that has just closed the ledger may hold sled's file
     // lock for a moment longer; wait briefly rather than fail.
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
-        let config = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::LowSpace)
-            .flush_every_ms(None)
-            .cache_capacity(256 * 1024 * 1024);
+        let config =
+            sled::Config::new().path(dir).mode(sled::Mode::LowSpace).flush_every_ms(None).cache_capacity(cache);
         let r = quietly(|| config.open()).map_err(|why| {
             StoreError::Corrupt(format!(
                 "sled could not recover the store in {} (it failed inside its recovery: {why}); the store is damaged, \
