@@ -3,6 +3,10 @@
 //! after a `kill -9` of its writer. `cargo run --release --example open_time -- DATA`
 use pil_ledger::ledger::Ledger;
 
+/// The binary's allocator (src/main.rs), so the figure is the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let data = std::env::args().nth(1).expect("usage: open_time DATA");
     let t = std::time::Instant::now();
