@@ -468,17 +468,22 @@ fn a_removed_head_is_head_missing_and_every_entry_is_still_checked() {
     assert_eq!(v["entries"], 8, "{v}");
 }
 
-#[test]
-fn a_head_naming_another_last_entry_is_head_mismatch() {
+/// Rewrite the stored head record with `edit` applied, then `verify`.
+fn verify_with_head(edit: impl FnOnce(&mut pil_ledger::store::Head)) -> Value {
     let e = build();
     with_raw(&e, |db| {
         let raw = db.get(b"H").unwrap().unwrap();
         let mut head: pil_ledger::store::Head =
             pil_ledger::core::wire::decode_canonical(&raw, pil_ledger::core::wire::MAX_ENTRY_BYTES).unwrap();
-        head.last_hash[0] ^= 1;
+        edit(&mut head);
         db.insert(b"H", pil_ledger::core::wire::encode(&head)).unwrap();
     });
-    let v = verify_invalid(&e);
+    verify_invalid(&e)
+}
+
+#[test]
+fn a_head_naming_another_last_entry_is_head_mismatch() {
+    let v = verify_with_head(|head| head.last_hash[0] ^= 1);
     assert!(has(&v, "head_mismatch", None), "{v}");
 }
 
@@ -486,15 +491,7 @@ fn a_head_naming_another_last_entry_is_head_mismatch() {
 /// u64::MAX entries must get a verdict, not an allocation failure.
 #[test]
 fn a_head_claiming_u64_max_entries_is_head_mismatch_not_an_abort() {
-    let e = build();
-    with_raw(&e, |db| {
-        let raw = db.get(b"H").unwrap().unwrap();
-        let mut head: pil_ledger::store::Head =
-            pil_ledger::core::wire::decode_canonical(&raw, pil_ledger::core::wire::MAX_ENTRY_BYTES).unwrap();
-        head.size = u64::MAX;
-        db.insert(b"H", pil_ledger::core::wire::encode(&head)).unwrap();
-    });
-    let v = verify_invalid(&e);
+    let v = verify_with_head(|head| head.size = u64::MAX);
     assert!(has(&v, "head_mismatch", None), "{v}");
 }
 
