@@ -249,7 +249,7 @@ pub fn verify_store(
     let mut index_matched = 0usize;
     let mut registry_notes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut stored_lowest: std::collections::HashSet<u64> = std::collections::HashSet::new();
-    let index_note = |found: &mut Found, ns: u8, key: &[u8], value: Option<&Vec<u8>>, how: &str| {
+    let index_note = |found: &mut Found, ns: u8, key: &[u8], value: Option<&[u8]>, how: &str| {
         let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
         found.error(
             "index_mismatch",

@@ -356,7 +356,7 @@ fn run_script(seed: u64) -> Run {
     }
     // The store's indexes are exactly the sequential ones.
     let mut stored: Vec<(u8, Vec<u8>, Vec<u8>)> = l.store().index_all().unwrap();
-    let mut want: Vec<(u8, Vec<u8>, Vec<u8>)> = idx.iter().map(|(ns, k, v)| (ns, k.clone(), v.clone())).collect();
+    let mut want: Vec<(u8, Vec<u8>, Vec<u8>)> = idx.iter().map(|(ns, k, v)| (ns, k.to_vec(), v.to_vec())).collect();
     stored.sort();
     want.sort();
     assert!(stored == want, "seed {seed}: stored indexes differ from the sequential apply");

@@ -123,7 +123,7 @@ impl FundRecords {
     }
 
     pub fn from_index(index: &MemIndex) -> FundRecords {
-        FundRecords::from_raw(index.iter().map(|(ns, k, v)| (ns, k.as_slice(), v.as_slice())))
+        FundRecords::from_raw(index.iter())
     }
 }
 
