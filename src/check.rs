@@ -161,9 +161,11 @@ pub fn verify_store(
     let total = head.as_ref().map_or(0, |h| h.size);
     let mut v = LedgerVerifier::new();
     // Room for the head's entries, bounded by what the store can hold (an
-    // entry takes well over 100 bytes on disk), so a forged head cannot
-    // make this allocate without limit.
-    let room = total.min(store.disk_bytes().unwrap_or(0) / 100);
+    // entry takes well over 100 bytes on disk) and by 16M entries, so a
+    // forged head cannot make this allocate without limit (and the
+    // reservation is a hint that may fail quietly).
+    const MAX_ROOM: u64 = 1 << 24;
+    let room = total.min(store.disk_bytes().unwrap_or(0) / 100).min(MAX_ROOM);
     v.reserve(usize::try_from(room).unwrap_or(0));
     // The record kinds of the store's format (1: `E`, `N`; 2: `B`, `T`);
     // the other format's keys are keys of no known kind here.
@@ -408,10 +410,7 @@ pub fn verify_store(
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: stored records compared");
     let mut verdict = v.finish(&cps, trusted);
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: signatures and checkpoints done");
-    // The rebuilt tree and index are millions of small allocations: free
-    // them on a thread of their own rather than keep the caller waiting
-    // (a CLI process exits first).
-    std::thread::spawn(move || drop(v));
+
     let any = !found.reasons.is_empty();
     verdict.reasons.extend(found.reasons);
     verdict.more_reasons += found.more;

@@ -472,6 +472,15 @@ type SigChunk = Vec<(u64, SigItem)>;
 struct SigPool {
     tx: Option<std::sync::mpsc::SyncSender<SigChunk>>,
     workers: Vec<std::thread::JoinHandle<Vec<u64>>>,
+    /// Set when the pool is dropped unfinished (a verify that stopped on an
+    /// error): the workers skip what is still queued.
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for SigPool {
+    fn drop(&mut self) {
+        self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl SigPool {
@@ -482,9 +491,10 @@ impl SigPool {
         // waits and its core checks signatures instead.
         let (tx, rx) = std::sync::mpsc::sync_channel::<SigChunk>(SIG_QUEUE);
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let workers = (0..n)
             .map(|_| {
-                let rx = rx.clone();
+                let (rx, cancel) = (rx.clone(), cancel.clone());
                 std::thread::spawn(move || {
                     let mut bad = Vec::new();
                     let mut cache = keys::KeyCache::default();
@@ -492,6 +502,9 @@ impl SigPool {
                         // The lock is held only to take a chunk (2,048
                         // checks, tens of milliseconds of work).
                         let Ok(chunk) = rx.lock().expect("poisoned").recv() else { break };
+                        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                            continue; // drain the queue without checking
+                        }
                         let items: Vec<SigItem> = chunk.iter().map(|(_, i)| *i).collect();
                         for ((seq, _), ok) in chunk.iter().zip(keys::verify_many_cached(&items, &mut cache)) {
                             if !ok {
@@ -503,7 +516,7 @@ impl SigPool {
                 })
             })
             .collect();
-        SigPool { tx: Some(tx), workers }
+        SigPool { tx: Some(tx), workers, cancel }
     }
 
     fn submit(&mut self, chunk: Vec<(u64, SigItem)>) {

@@ -426,7 +426,8 @@ impl MemIndex {
         for ns in [Ns::Nonce, Ns::EntryHash] {
             let p = &mut self.by_ns[ns.slot()];
             let (arena, hasher) = (&p.arena, &p.hasher);
-            p.table.reserve(entries, |&at| {
+            // A hint: if the room cannot be had, the table grows as it goes.
+            let _ = p.table.try_reserve(entries, |&at| {
                 use std::hash::BuildHasher;
                 hasher.hash_one(Packed::record(arena, at).0)
             });
@@ -448,10 +449,12 @@ impl MemIndex {
         self.len() == 0
     }
     /// All records as writes.
-    pub fn into_writes(self) -> Vec<IndexWrite> {
+    pub fn into_writes(mut self) -> Vec<IndexWrite> {
         let mut out = Vec::with_capacity(self.len());
         for (ns, _) in Ns::ALL {
-            for (key, value) in self.by_ns[ns.slot()].iter() {
+            // One namespace at a time: its arena is freed once copied.
+            let packed = std::mem::take(&mut self.by_ns[ns.slot()]);
+            for (key, value) in packed.iter() {
                 out.push(IndexWrite { ns, key: key.to_vec(), value: value.to_vec() });
             }
         }
