@@ -61,7 +61,7 @@ pub(super) fn run(
         let first = match from_writer.recv_timeout(IDLE_MAINTAIN) {
             Ok(a) => a,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                maintain(store, idle_debt, &failed);
+                maintain(store, idle_debt, failed);
                 continue;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -91,7 +91,7 @@ pub(super) fn run(
                         let _ = reply.send(r);
                     }
                 }
-                maintain(store, busy_debt, &failed);
+                maintain(store, busy_debt, failed);
             }
             Err(why) => {
                 tracing::error!("{why}");
