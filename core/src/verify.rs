@@ -451,19 +451,6 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// `keys::verify_many`, split over the available cores.
-pub fn verify_parallel(items: &[SigItem]) -> Vec<bool> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads <= 1 || items.len() < 32 {
-        return keys::verify_many(items);
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || keys::verify_many(c))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("verifier thread panicked")).collect()
-    })
-}
-
 /// Signature checks on worker threads (one per core), fed in chunks through
 /// one shared queue, so a worker that is done takes the next chunk and all
 /// finish together; the result is the seqs whose signatures failed.

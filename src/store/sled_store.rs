@@ -517,9 +517,7 @@ impl Store for SledStore {
             b.put(FORMAT_KEY, STORAGE_FORMAT.to_le_bytes());
         }
         let t = std::time::Instant::now();
-        let (b, bytes) = (b.batch, b.bytes);
-        self.engine.owe(bytes);
-        self.engine.get()?.apply_batch(b)?;
+        self.engine.apply(b)?;
         if touched {
             *self.unfinished.lock().expect("poisoned") = unfinished;
         }
@@ -534,17 +532,14 @@ impl Store for SledStore {
 
     fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError> {
         self.writable("reindex")?;
-        let mut b = sled::Batch::default();
+        let mut b = Batch::default();
         for r in self.engine.get()?.scan_prefix(b"I").keys() {
             b.remove(r?);
         }
-        let mut bytes = 0u64;
         for w in writes {
-            bytes += (2 + w.key.len() + w.value.len()) as u64;
-            b.insert(index_key(w.ns, &w.key), w.value);
+            b.put(index_key(w.ns, &w.key), w.value);
         }
-        self.engine.owe(bytes);
-        self.engine.get()?.apply_batch(b)?;
+        self.engine.apply(b)?;
         self.durable()
     }
 

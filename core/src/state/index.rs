@@ -318,6 +318,13 @@ impl Packed {
         self.hasher.hash_one(key)
     }
 
+    /// The hash of the record stored at `at`, for the table to rehash with
+    /// (a free function of the parts, so the table can be borrowed apart).
+    fn hash_at(hasher: &std::hash::RandomState, arena: &[u8], at: usize) -> u64 {
+        use std::hash::BuildHasher;
+        hasher.hash_one(Self::record(arena, at).0)
+    }
+
     /// The key and value of the record at `at`.
     fn record(arena: &[u8], at: usize) -> (&[u8], &[u8]) {
         let len = |i: usize| u32::from_le_bytes(arena[i..i + 4].try_into().expect("4 bytes")) as usize;
@@ -342,10 +349,7 @@ impl Packed {
         let size = HEADER + key.len() + value.len();
         let hash = self.hash(key);
         let (arena, hasher) = (&self.arena, &self.hasher);
-        let rehash = |&at: &usize| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(Self::record(arena, at).0)
-        };
+        let rehash = |&at: &usize| Self::hash_at(hasher, arena, at);
         match self.table.entry(hash, |&old| Self::record(arena, old).0 == key, rehash) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 let old = *e.get();
@@ -427,10 +431,7 @@ impl MemIndex {
             let p = &mut self.by_ns[ns.slot()];
             let (arena, hasher) = (&p.arena, &p.hasher);
             // A hint: if the room cannot be had, the table grows as it goes.
-            let _ = p.table.try_reserve(entries, |&at| {
-                use std::hash::BuildHasher;
-                hasher.hash_one(Packed::record(arena, at).0)
-            });
+            let _ = p.table.try_reserve(entries, |&at| Packed::hash_at(hasher, arena, at));
         }
     }
     /// A record by raw namespace byte (`None` for unknown namespaces).

@@ -89,9 +89,11 @@ impl Engine {
         Ok(Lent { it, _lent: self.lent.clone() })
     }
 
-    /// Count `bytes` applied since the last snapshot.
-    pub(super) fn owe(&self, bytes: u64) {
-        self.debt.fetch_add(bytes, Ordering::Relaxed);
+    /// Apply `b` atomically (not yet durable), counting its bytes towards
+    /// the next snapshot refresh.
+    pub(super) fn apply(&self, b: Batch) -> Result<(), StoreError> {
+        self.debt.fetch_add(b.bytes, Ordering::Relaxed);
+        Ok(self.get()?.apply_batch(b.batch)?)
     }
 
     /// Bytes applied since sled last wrote a snapshot.
@@ -193,14 +195,17 @@ pub(super) fn writer_lock(dir: &Path) -> Result<File, StoreError> {
 /// A sled batch and the bytes put into it (the engine's snapshot debt).
 #[derive(Default)]
 pub(super) struct Batch {
-    pub(super) batch: sled::Batch,
-    pub(super) bytes: u64,
+    batch: sled::Batch,
+    bytes: u64,
 }
 
 impl Batch {
     pub(super) fn put(&mut self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) {
         self.bytes += (k.as_ref().len() + v.as_ref().len()) as u64;
         self.batch.insert(k.as_ref(), v.as_ref());
+    }
+    pub(super) fn remove(&mut self, k: impl AsRef<[u8]>) {
+        self.batch.remove(k.as_ref());
     }
 }
 
