@@ -88,14 +88,7 @@ impl NodeCheck {
         }
     }
     /// Compare one stored node with the rebuilt tree.
-    fn compare<H: pil_ledger_core::merkle::TreeHasher>(
-        &mut self,
-        found: &mut Found,
-        tree: &pil_ledger_core::merkle::MemTree<H>,
-        level: u8,
-        index: u64,
-        h: [u8; 32],
-    ) {
+    fn compare(&mut self, found: &mut Found, tree: &verify::SpillTree, level: u8, index: u64, h: [u8; 32]) {
         match tree.get(level, index) {
             Some(want) if index < self.width(level) => {
                 self.seen[level as usize] += 1;
@@ -131,6 +124,85 @@ fn push_entry(found: &mut Found, v: &mut LedgerVerifier, seq: u64, bytes: &[u8],
     }
 }
 
+/// Where `verify` spills its rebuild and how much memory it keeps
+/// (`schema/storage.md` §7.1): `PIL_SPILL_DIR` (default: the system's
+/// temporary directory) and `PIL_VERIFY_MEMORY` in MiB (default 256).
+fn spill_config() -> verify::SpillConfig {
+    let dir = std::env::var_os("PIL_SPILL_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let mib = std::env::var("PIL_VERIFY_MEMORY").ok().and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(256);
+    verify::SpillConfig { dir: Some(dir), budget: mib.saturating_mul(1 << 20) }
+}
+
+fn spill_failed(spill: &verify::SpillConfig, why: String) -> LedgerError {
+    LedgerError::IoAt { path: spill.dir.clone().unwrap_or_default(), source: std::io::Error::other(why) }
+}
+
+/// `index_mismatch` for one record.
+fn index_note(found: &mut Found, ns: u8, key: &[u8], value: Option<&[u8]>, how: &str) {
+    let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
+    found.error(
+        "index_mismatch",
+        seq,
+        format!("index record ({}, {}) {how} the log; run reindex", state::ns_name(ns), hex::encode(key)),
+    );
+}
+
+/// The stored `I` records against the rebuilt index, both in key order
+/// (`namespace ‖ key`): a merge join, so a record that differs, that is
+/// not derivable or that is missing is found in one pass, without look-ups.
+struct IndexJoin<'a> {
+    rebuilt: std::iter::Peekable<verify::Merged<'a>>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl IndexJoin<'_> {
+    fn failed(&self, e: std::io::Error) -> LedgerError {
+        LedgerError::IoAt { path: self.dir.clone().unwrap_or_default(), source: e }
+    }
+
+    /// The next stored record: rebuilt records before it are missing from
+    /// the store; an equal key is compared; else it is not derivable.
+    fn stored(&mut self, found: &mut Found, ns: u8, key: &[u8], value: &[u8]) -> Result<(), LedgerError> {
+        loop {
+            let order = match self.rebuilt.peek() {
+                None => std::cmp::Ordering::Greater,
+                Some(Ok((rns, rk, _))) => (*rns, rk.as_slice()).cmp(&(ns, key)),
+                Some(Err(_)) => {
+                    let Some(Err(e)) = self.rebuilt.next() else { unreachable!("peeked an error") };
+                    return Err(self.failed(e));
+                }
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let Some(Ok((rns, rk, rv))) = self.rebuilt.next() else { unreachable!("peeked a record") };
+                    index_note(found, rns, &rk, Some(&rv), "is missing, derived from");
+                }
+                std::cmp::Ordering::Equal => {
+                    let Some(Ok((_, _, rv))) = self.rebuilt.next() else { unreachable!("peeked a record") };
+                    if rv != value {
+                        index_note(found, ns, key, Some(&rv), "differs from");
+                    }
+                    return Ok(());
+                }
+                std::cmp::Ordering::Greater => {
+                    index_note(found, ns, key, None, "is not derivable from");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Rebuilt records after the last stored one: missing.
+    fn rest(&mut self, found: &mut Found) -> Result<(), LedgerError> {
+        for r in self.rebuilt.by_ref() {
+            let (ns, k, v) =
+                r.map_err(|e| LedgerError::IoAt { path: self.dir.clone().unwrap_or_default(), source: e })?;
+            index_note(found, ns, &k, Some(&v), "is missing, derived from");
+        }
+        Ok(())
+    }
+}
+
 /// Full verification of a store. `trusted`: the verifier key the caller
 /// trusts (else the genesis entry's is used, and that is all it proves).
 /// `kept`: checkpoint notes the caller saved earlier; the log must extend
@@ -159,7 +231,8 @@ pub fn verify_store(
     // Without a usable head every stored entry is checked (none is "beyond").
     let bound = head.as_ref().map_or(u64::MAX, |h| h.size);
     let total = head.as_ref().map_or(0, |h| h.size);
-    let mut v = LedgerVerifier::new();
+    let spill = spill_config();
+    let mut v = LedgerVerifier::with_spill(spill.clone());
     // Room for the head's entries, bounded by what the store can hold (an
     // entry takes well over 100 bytes on disk) and by 16M entries, so a
     // forged head cannot make this allocate without limit (and the
@@ -242,37 +315,25 @@ pub fn verify_store(
     }
     progress(v.entries());
 
-    tracing::debug!(entries = v.entries(), ms = started.elapsed().as_millis() as u64, "verify: entries replayed");
+    tracing::debug!(
+        entries = v.entries(),
+        runs = v.index().runs(),
+        ms = started.elapsed().as_millis() as u64,
+        "verify: entries replayed"
+    );
     // Phase 2: indexes (I), Merkle nodes (N), registry notes (R), the
     // format (V), unknown prefixes; compared with the complete rebuild.
     let tree = v.tree();
-    let rebuilt = v.index();
     let mut nodes = NodeCheck { size: tree.size(), seen: [0; 64], bad_leaves: Vec::new() };
-    let mut index_matched = 0usize;
+    let mut join = IndexJoin { rebuilt: v.index().sorted().peekable(), dir: spill.dir.clone() };
     let mut registry_notes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut stored_lowest: std::collections::HashSet<u64> = std::collections::HashSet::new();
-    let index_note = |found: &mut Found, ns: u8, key: &[u8], value: Option<&[u8]>, how: &str| {
-        let seq = value.and_then(|v| state::index_record_seq(ns, key, v));
-        found.error(
-            "index_mismatch",
-            seq,
-            format!("index record ({}, {}) {how} the log; run reindex", state::ns_name(ns), hex::encode(key)),
-        );
-    };
     for r in scan {
         let (k, val) = r?;
         in_order(&k)?;
         match k.first() {
             Some(b'I') if k.len() >= 2 && Ns::from_u8(k[1]).is_some() => {
-                let (ns, key) = (k[1], &k[2..]);
-                match rebuilt.get_raw(ns, key) {
-                    Some(want) if *want == val => index_matched += 1,
-                    Some(want) => {
-                        index_matched += 1;
-                        index_note(&mut found, ns, key, Some(want), "differs from");
-                    }
-                    None => index_note(&mut found, ns, key, None, "is not derivable from"),
-                }
+                join.stored(&mut found, k[1], &k[2..], &val)?
             }
             Some(b'I') => {
                 found.error("store_key_malformed", None, format!("index key {} names no known namespace", show_key(&k)))
@@ -377,16 +438,9 @@ pub fn verify_store(
             }
         }
     }
-    // Rebuilt index records the store lacks (only looked for when the
-    // counts differ).
-    if index_matched != rebuilt.len() {
-        for (ns, k, want) in rebuilt.iter() {
-            let Some(n) = Ns::from_u8(ns) else { continue };
-            if store.index_get(n, k)?.is_none() {
-                index_note(&mut found, ns, k, Some(want), "is missing, derived from");
-            }
-        }
-    }
+    // Rebuilt index records beyond the last stored one: missing.
+    join.rest(&mut found)?;
+    drop(join);
     if let Some(h) = &head {
         let n = tree.size();
         let last = n.checked_sub(1).and_then(|i| tree.get(0, i)).unwrap_or_default();
@@ -409,6 +463,12 @@ pub fn verify_store(
     }
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: stored records compared");
     let mut verdict = v.finish(&cps, trusted);
+    if let Some(why) = v.spill_error() {
+        return Err(spill_failed(&spill, why));
+    }
+    if let Some(why) = v.spill_degraded() {
+        tracing::warn!("{why}; the rest of verify's rebuild stayed in memory");
+    }
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: signatures and checkpoints done");
 
     let any = !found.reasons.is_empty();

@@ -8,18 +8,24 @@
 //! is given. It never trusts a stored index or node; callers compare those
 //! against what it rebuilt.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::bundle::{self, RegistryChain};
 use crate::clock;
 use crate::hash;
 use crate::keys::{self, SigItem};
-use crate::merkle::{Blake3Tree, MemTree};
 use crate::note::{Checkpoint, NoteVerifier};
-use crate::state::{self, Candidate, MemIndex, Ns};
+use crate::state::{self, Candidate};
 use crate::wire::{Body, Entry, Hash32, PublicKey, Statement};
+
+mod sigs;
+mod spill;
+mod tree;
+
+pub use sigs::par_map;
+use sigs::{SigPool, SIG_BATCH};
+pub use spill::{AuthorLog, Merged, SpillConfig, SpillIndex};
+pub use tree::SpillTree;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,14 +111,14 @@ pub struct LedgerVerifier {
     next_seq: u64,
     prev: Hash32,
     last_recorded_ms: u64,
-    tree: MemTree<Blake3Tree>,
-    index: MemIndex,
+    tree: SpillTree,
+    index: SpillIndex,
     sigs: Vec<(u64, SigItem)>,
     pool: SigPool,
     reasons: Vec<Reason>,
     more_reasons: u64,
     first_bad: Option<u64>,
-    by_author: HashMap<PublicKey, Vec<(u64, u64)>>,
+    by_author: AuthorLog,
     /// The registry chain after each key-registry entry: `(seq, chain)`.
     registry: Vec<(u64, RegistryChain)>,
 }
@@ -123,31 +129,30 @@ impl Default for LedgerVerifier {
     }
 }
 
-const SIG_BATCH: usize = 2048;
-/// Chunks of [`SIG_BATCH`] waiting for a signature worker, at most: about a
-/// million signatures, 140 MB. The replay runs ahead of the signature
-/// checks, and the checks left queued when it ends run beside the
-/// comparison of the stored records, which is one thread's work: a small
-/// bound would leave a core idle then (measured: 40.4 s instead of 35 s for
-/// 1M entries with 64 chunks).
-const SIG_QUEUE: usize = 512;
-
 impl LedgerVerifier {
+    /// A verifier that keeps its whole rebuild in memory.
     pub fn new() -> Self {
+        Self::with_spill(SpillConfig::default())
+    }
+
+    /// A verifier that keeps its rebuild to `cfg`'s budget, spilling the
+    /// rest to files in `cfg.dir` (`schema/storage.md` §7.1).
+    pub fn with_spill(cfg: SpillConfig) -> Self {
+        let mem_leaves = if cfg.dir.is_some() { cfg.budget.max(SpillConfig::MIN_BUDGET) / 8 / 32 } else { usize::MAX };
         LedgerVerifier {
             origin: None,
             log_key: None,
             next_seq: 0,
             prev: [0; 32],
             last_recorded_ms: 0,
-            tree: MemTree::new(Blake3Tree),
-            index: MemIndex::default(),
+            tree: SpillTree::new(cfg.dir.clone(), mem_leaves),
+            by_author: AuthorLog::new(cfg.dir.clone()),
+            index: SpillIndex::new(cfg),
             sigs: Vec::new(),
             pool: SigPool::new(),
             reasons: Vec::new(),
             more_reasons: 0,
             first_bad: None,
-            by_author: HashMap::new(),
             registry: Vec::new(),
         }
     }
@@ -276,7 +281,7 @@ impl LedgerVerifier {
                 self.report(Reason::error(code, Some(pos), refusal.to_string()));
             }
         }
-        self.by_author.entry(st.author).or_default().push((pos, entry.recorded_at_ms));
+        self.by_author.push(&st.author, pos, entry.recorded_at_ms);
     }
 
     /// Hand the pending signatures to the pool; they are checked on other
@@ -312,11 +317,23 @@ impl LedgerVerifier {
     }
 
     /// Rebuilt state, for comparison with stored indexes and nodes.
-    pub fn index(&self) -> &MemIndex {
+    pub fn index(&self) -> &SpillIndex {
         &self.index
     }
-    pub fn tree(&self) -> &MemTree<Blake3Tree> {
+    pub fn tree(&self) -> &SpillTree {
         &self.tree
+    }
+
+    /// The first I/O error on a spill file: the rebuild is incomplete, so
+    /// the caller must not give a verdict.
+    pub fn spill_error(&self) -> Option<String> {
+        self.index.error().or_else(|| self.tree.error())
+    }
+
+    /// Why part of the rebuild stayed in memory although a spill directory
+    /// was given (files could not be made there).
+    pub fn spill_degraded(&self) -> Option<&str> {
+        self.index.degraded().or(self.tree.degraded()).or(self.by_author.degraded())
     }
 
     /// Check a checkpoint note against the rebuilt tree. `latest` marks the
@@ -409,114 +426,39 @@ impl LedgerVerifier {
         }
     }
 
+    /// `signed_after_compromise`: entries a key signed at or after the time
+    /// it was later declared compromised, before its revocation. Only the
+    /// authors' key records are looked up; the signer log is read once,
+    /// and only if some key was declared compromised.
     fn compromise_warnings(&mut self) {
-        let mut found = Vec::new();
-        for (ns, _, v) in self.index.iter() {
-            if ns != Ns::Key as u8 {
-                continue;
+        let mut compromised = std::collections::HashMap::new();
+        for key in self.by_author.authors() {
+            if let Ok(Some(rec)) = state::key_record(&self.index, key) {
+                if let (Some(since), Some(revoked)) = (rec.compromised_since_ms, rec.revoked_seq) {
+                    compromised.insert(*key, (since, revoked));
+                }
             }
-            let Ok(rec) = crate::wire::decode_canonical::<state::KeyRecord>(v, crate::wire::MAX_ENTRY_BYTES) else {
-                continue;
-            };
-            let (Some(since), Some(revoked)) = (rec.compromised_since_ms, rec.revoked_seq) else { continue };
-            for (seq, at) in self.by_author.get(&rec.key).into_iter().flatten() {
-                if *at >= since && *seq < revoked {
+        }
+        if compromised.is_empty() {
+            return;
+        }
+        let mut found = Vec::new();
+        let read = self.by_author.for_each(|key, seq, at| {
+            if let Some((since, revoked)) = compromised.get(key) {
+                if at >= *since && seq < *revoked {
                     found.push(Reason::warning(
                         "signed_after_compromise",
-                        Some(*seq),
-                        format!("signed by {} after the time it was later declared compromised", hex::encode(rec.key)),
+                        Some(seq),
+                        format!("signed by {} after the time it was later declared compromised", hex::encode(key)),
                     ));
                 }
             }
+        });
+        if let Err(e) = read {
+            self.index.fail(e);
         }
         for r in found {
             self.report(r);
         }
-    }
-}
-
-/// `f` over `items` on every core (scoped threads, up to 8), the results in
-/// the order of `items`.
-pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads <= 1 || items.len() < 16 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> =
-            items.chunks(chunk).map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
-    })
-}
-
-/// Signature checks on worker threads (one per core), fed in chunks through
-/// one shared queue, so a worker that is done takes the next chunk and all
-/// finish together; the result is the seqs whose signatures failed.
-type SigChunk = Vec<(u64, SigItem)>;
-
-struct SigPool {
-    tx: Option<std::sync::mpsc::SyncSender<SigChunk>>,
-    workers: Vec<std::thread::JoinHandle<Vec<u64>>>,
-    /// Set when the pool is dropped unfinished (a verify that stopped on an
-    /// error): the workers skip what is still queued.
-    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Drop for SigPool {
-    fn drop(&mut self) {
-        self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl SigPool {
-    fn new() -> Self {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-        // Bounded (`SIG_QUEUE`): unbounded, it would hold most of a big
-        // log's signatures (136 bytes each). When it is full, the replay
-        // waits and its core checks signatures instead.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<SigChunk>(SIG_QUEUE);
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let workers = (0..n)
-            .map(|_| {
-                let (rx, cancel) = (rx.clone(), cancel.clone());
-                std::thread::spawn(move || {
-                    let mut bad = Vec::new();
-                    let mut cache = keys::KeyCache::default();
-                    loop {
-                        // The lock is held only to take a chunk (2,048
-                        // checks, tens of milliseconds of work).
-                        let Ok(chunk) = rx.lock().expect("poisoned").recv() else { break };
-                        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                            continue; // drain the queue without checking
-                        }
-                        let items: Vec<SigItem> = chunk.iter().map(|(_, i)| *i).collect();
-                        for ((seq, _), ok) in chunk.iter().zip(keys::verify_many_cached(&items, &mut cache)) {
-                            if !ok {
-                                bad.push(*seq);
-                            }
-                        }
-                    }
-                    bad
-                })
-            })
-            .collect();
-        SigPool { tx: Some(tx), workers, cancel }
-    }
-
-    fn submit(&mut self, chunk: Vec<(u64, SigItem)>) {
-        self.tx.as_ref().expect("pool open").send(chunk).expect("signature worker alive");
-    }
-
-    fn finish(&mut self) -> Vec<u64> {
-        drop(self.tx.take()); // the workers end once the queue is empty
-        let mut bad = Vec::new();
-        for h in std::mem::take(&mut self.workers) {
-            bad.extend(h.join().expect("signature worker panicked"));
-        }
-        bad.sort_unstable();
-        bad
     }
 }

@@ -66,6 +66,9 @@ pub fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("PIL_LOG").unwrap_or_else(|_| "warn,sled=off".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a log file
+        // or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let json = cli.json;
     match crate::writer::check_clock_env().map_err(Failure::from).and_then(|()| run(cli)) {

@@ -548,6 +548,9 @@ impl Store for SledStore {
     }
 
     fn raw_scan(&self) -> RawIter<'_> {
+        if self.read_only && self._copy.is_some() {
+            return Box::new(self.engine.scan_bounded());
+        }
         let scan = match self.engine.iter(|db| db.iter()) {
             Ok(it) => it,
             Err(e) => return Box::new(std::iter::once(Err(e))),

@@ -387,6 +387,11 @@ impl Packed {
     fn len(&self) -> usize {
         self.table.len()
     }
+
+    /// Heap bytes held: the arena's capacity and the table's slots.
+    fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<usize>() + 1)
+    }
 }
 
 /// An index held in memory (verify, tests, rebuilds): one packed map per
@@ -448,6 +453,11 @@ impl MemIndex {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Heap bytes held (arenas and tables), for a caller that keeps the
+    /// index to a budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.by_ns.iter().map(Packed::heap_bytes).sum()
     }
     /// All records as writes.
     pub fn into_writes(mut self) -> Vec<IndexWrite> {

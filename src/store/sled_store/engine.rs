@@ -133,6 +133,79 @@ impl Engine {
     }
 }
 
+/// Bytes a read-only scan reads before it reopens the database (see
+/// [`Engine::scan_bounded`]).
+pub(super) const SCAN_REOPEN_BYTES: u64 = 128 << 20;
+
+impl Engine {
+    /// Reopen a read-only copy's database, which frees what sled holds in
+    /// memory for it. Does nothing while a handle is lent out.
+    fn reopen_reader(&self) -> Result<bool, StoreError> {
+        let mut g = self.db.write().expect("poisoned");
+        if Arc::strong_count(&self.lent) > 1 {
+            return Ok(false);
+        }
+        drop(g.take());
+        *g = Some(open_sled(&self.dir, READER_CACHE)?);
+        Ok(true)
+    }
+
+    /// Every record in key order, for a read-only copy, in bounded memory:
+    /// sled 0.34.7 keeps much of what an iterator pulled through its page
+    /// cache, whatever the cache's capacity (a scan of a 1M-entry store
+    /// held about 450 MB; spacejam/sled#1036), so every
+    /// [`SCAN_REOPEN_BYTES`] the scan drops its iterator, reopens the
+    /// database and goes on after the last key it gave. The copy is private
+    /// and nothing writes it, so the records are the same.
+    pub(super) fn scan_bounded(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
+        let mut it: Option<Lent<sled::Iter>> = None;
+        let (mut last, mut read, mut done) = (None::<sled::IVec>, 0u64, false);
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            if it.is_none() {
+                let from = last.clone();
+                let made = self.iter(|db| match from {
+                    Some(k) => db.range((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded)),
+                    None => db.iter(),
+                });
+                match made {
+                    Ok(i) => it = Some(i),
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            match it.as_mut().expect("made above").next() {
+                None => {
+                    done = true;
+                    None
+                }
+                Some(Err(e)) => {
+                    done = true;
+                    Some(Err(e.into()))
+                }
+                Some(Ok((k, v))) => {
+                    read += (k.len() + v.len()) as u64;
+                    let item = (k.to_vec(), v.to_vec());
+                    last = Some(k);
+                    if read >= SCAN_REOPEN_BYTES {
+                        read = 0;
+                        it = None; // lets go of the database
+                        if let Err(e) = self.reopen_reader() {
+                            done = true;
+                            return Some(Err(e));
+                        }
+                    }
+                    Some(Ok(item))
+                }
+            }
+        })
+    }
+}
+
 /// sled's page cache for a writable store: the writer's index look-ups
 /// and proofs read the same pages again and again.
 pub(super) const WRITER_CACHE: u64 = 256 << 20;
