@@ -153,6 +153,9 @@ fn index_note(found: &mut Found, ns: u8, key: &[u8], value: Option<&[u8]>, how: 
 struct IndexJoin<'a> {
     rebuilt: std::iter::Peekable<verify::Merged<'a>>,
     dir: Option<std::path::PathBuf>,
+    /// The last stored record's `ns ‖ key` (empty before the first): the
+    /// join needs them strictly ascending, and checks it.
+    last: Vec<u8>,
 }
 
 impl IndexJoin<'_> {
@@ -163,6 +166,13 @@ impl IndexJoin<'_> {
     /// The next stored record: rebuilt records before it are missing from
     /// the store; an equal key is compared; else it is not derivable.
     fn stored(&mut self, found: &mut Found, ns: u8, key: &[u8], value: &[u8]) -> Result<(), LedgerError> {
+        let last = &mut self.last;
+        if !last.is_empty() && (last[0], &last[1..]) >= (ns, key) {
+            return Err(StoreError::Corrupt("the store's raw scan is not in key order".into()).into());
+        }
+        last.clear();
+        last.push(ns);
+        last.extend_from_slice(key);
         loop {
             let order = match self.rebuilt.peek() {
                 None => std::cmp::Ordering::Greater,
@@ -325,7 +335,7 @@ pub fn verify_store(
     // format (V), unknown prefixes; compared with the complete rebuild.
     let tree = v.tree();
     let mut nodes = NodeCheck { size: tree.size(), seen: [0; 64], bad_leaves: Vec::new() };
-    let mut join = IndexJoin { rebuilt: v.index().sorted().peekable(), dir: spill.dir.clone() };
+    let mut join = IndexJoin { rebuilt: v.index().sorted().peekable(), dir: spill.dir.clone(), last: Vec::new() };
     let mut registry_notes: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut stored_lowest: std::collections::HashSet<u64> = std::collections::HashSet::new();
     for r in scan {

@@ -63,13 +63,15 @@ fn a_small_budget_spills_and_reads_agree_after_every_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut idx = SpillIndex::new(SpillConfig { dir: Some(dir.path().to_path_buf()), budget: 0 });
     let mut model = Model::new();
-    for i in 0..20_000u32 {
-        let key = (i % 7_000).to_be_bytes().to_vec();
+    for i in 0..60_000u32 {
+        let key = (i % 21_000).to_be_bytes().to_vec();
         let value = i.to_le_bytes().repeat(8);
         idx.put_all(vec![IndexWrite { ns: Ns::EntryHash, key: key.clone(), value: value.clone() }]);
         model.insert((Ns::EntryHash as u8, key), value);
     }
-    assert!(idx.runs() >= 4, "a 64 KiB budget must have spilled: {} runs", idx.runs());
+    // Well over 16 spills: the runs were merged into one on the way, so
+    // there are never more than 17.
+    assert!((2..=17).contains(&idx.runs()), "a 64 KiB budget must have spilled: {} runs", idx.runs());
     check(&idx, &model);
 }
 

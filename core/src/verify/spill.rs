@@ -116,39 +116,50 @@ struct Run {
     blocks: Vec<(Box<[u8]>, u64)>,
     end: u64,
     bloom: Bloom,
+    records: usize,
+}
+
+/// Writes one run, records in ascending key order with no key twice.
+struct RunWriter {
+    w: BufWriter<File>,
+    bloom: Bloom,
+    blocks: Vec<(Box<[u8]>, u64)>,
+    off: u64,
+    records: usize,
+}
+
+impl RunWriter {
+    /// A run of about `expected` records (the Bloom filter's size).
+    fn new(dir: &std::path::Path, expected: usize) -> io::Result<Self> {
+        let file = tempfile::tempfile_in(dir)?;
+        let w = BufWriter::with_capacity(1 << 20, file);
+        Ok(RunWriter { w, bloom: Bloom::new(expected), blocks: Vec::new(), off: 0, records: 0 })
+    }
+
+    fn push(&mut self, hasher: &std::hash::RandomState, ns: u8, key: &[u8], value: &[u8]) -> io::Result<()> {
+        if self.blocks.last().is_none_or(|(_, start)| self.off - start >= BLOCK) {
+            self.blocks.push((composite(ns, key).into_boxed_slice(), self.off));
+        }
+        self.bloom.insert(key_hash(hasher, ns, key));
+        let c = u32::try_from(key.len() + 1).map_err(|_| bad_run("a key over 4 GiB"))?;
+        let v = u32::try_from(value.len()).map_err(|_| bad_run("a value over 4 GiB"))?;
+        self.w.write_all(&c.to_le_bytes())?;
+        self.w.write_all(&v.to_le_bytes())?;
+        self.w.write_all(&[ns])?;
+        self.w.write_all(key)?;
+        self.w.write_all(value)?;
+        self.off += 8 + u64::from(c) + u64::from(v);
+        self.records += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<Run> {
+        let file = self.w.into_inner().map_err(|e| e.into_error())?;
+        Ok(Run { file, blocks: self.blocks, end: self.off, bloom: self.bloom, records: self.records })
+    }
 }
 
 impl Run {
-    /// Write `records`, sorted by `(ns, key)` with no key twice.
-    fn write(
-        dir: &std::path::Path,
-        records: &[(u8, &[u8], &[u8])],
-        hasher: &std::hash::RandomState,
-    ) -> io::Result<Run> {
-        let file = tempfile::tempfile_in(dir)?;
-        let mut w = BufWriter::with_capacity(1 << 20, &file);
-        let mut bloom = Bloom::new(records.len());
-        let mut blocks: Vec<(Box<[u8]>, u64)> = Vec::new();
-        let mut off = 0u64;
-        for &(ns, key, value) in records {
-            if blocks.last().is_none_or(|(_, start)| off - start >= BLOCK) {
-                blocks.push((composite(ns, key).into_boxed_slice(), off));
-            }
-            bloom.insert(key_hash(hasher, ns, key));
-            let c = u32::try_from(key.len() + 1).map_err(|_| bad_run("a key over 4 GiB"))?;
-            let v = u32::try_from(value.len()).map_err(|_| bad_run("a value over 4 GiB"))?;
-            w.write_all(&c.to_le_bytes())?;
-            w.write_all(&v.to_le_bytes())?;
-            w.write_all(&[ns])?;
-            w.write_all(key)?;
-            w.write_all(value)?;
-            off += 8 + u64::from(c) + u64::from(v);
-        }
-        w.flush()?;
-        drop(w);
-        Ok(Run { file, blocks, end: off, bloom })
-    }
-
     fn read_block(&self, i: usize) -> io::Result<Vec<u8>> {
         let start = self.blocks[i].1;
         let end = self.blocks.get(i + 1).map_or(self.end, |b| b.1);
@@ -180,6 +191,11 @@ type Hot = (HashMap<Vec<u8>, Vec<u8>>, usize);
 
 /// One record of the merged index: `(ns, key, value)`.
 pub type IndexRecord = (u8, Vec<u8>, Vec<u8>);
+
+/// Runs kept at most: one more, and they are all merged into one, so a
+/// budget tiny for the log cannot make thousands (each an open file, each
+/// probed by every look-up).
+const MAX_RUNS: usize = 16;
 
 /// The rebuilt index: a memtable ([`MemIndex`]) and, past the budget, runs
 /// (newest last). Reads see the newest record of a key.
@@ -218,30 +234,51 @@ impl SpillIndex {
 
     pub fn put_all(&mut self, writes: Vec<IndexWrite>) {
         self.mem.put_all(writes);
-        if self.cfg.dir.is_some() && self.mem.heap_bytes() > self.cfg.budget() / 8 * 7 {
+        // Half the budget: sorting adds a reference per record, and the
+        // cache of records read from runs takes up to an eighth.
+        if self.cfg.dir.is_some() && self.mem.heap_bytes() > self.cfg.budget() / 2 {
             self.spill();
         }
     }
 
-    /// The memtable becomes a run; if it cannot, everything stays in memory.
+    /// The memtable becomes a run (and past [`MAX_RUNS`] the runs become
+    /// one); if that cannot be written, everything stays in memory.
     fn spill(&mut self) {
         let Some(dir) = self.cfg.dir.clone() else { return };
-        let written = {
+        let written = (|| {
             let mut records: Vec<(u8, &[u8], &[u8])> = self.mem.iter().collect();
             records.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-            Run::write(&dir, &records, &self.hasher)
-        };
-        match written {
-            Ok(run) => {
-                self.runs.push(run);
-                self.mem = MemIndex::default();
-                *self.hot.borrow_mut() = (HashMap::new(), 0);
+            let mut w = RunWriter::new(&dir, records.len())?;
+            for (ns, k, v) in records {
+                w.push(&self.hasher, ns, k, v)?;
             }
-            Err(e) => {
-                self.degraded = Some(format!("could not write a spill file in {}: {e}", dir.display()));
-                self.cfg.dir = None;
+            w.finish()
+        })();
+        let written = written.and_then(|run| {
+            self.runs.push(run);
+            self.mem = MemIndex::default();
+            *self.hot.borrow_mut() = (HashMap::new(), 0);
+            if self.runs.len() > MAX_RUNS {
+                self.compact(&dir)?;
             }
+            Ok(())
+        });
+        if let Err(e) = written {
+            self.degraded = Some(format!("could not write a spill file in {}: {e}", dir.display()));
+            self.cfg.dir = None;
         }
+    }
+
+    /// Merge every run into one. The values are the same, so the cache of
+    /// records read from runs stays true.
+    fn compact(&mut self, dir: &std::path::Path) -> io::Result<()> {
+        let mut w = RunWriter::new(dir, self.runs.iter().map(|r| r.records).sum())?;
+        for r in merged(Vec::new(), self.runs.iter().rev()) {
+            let (ns, k, v) = r?;
+            w.push(&self.hasher, ns, &k, &v)?;
+        }
+        self.runs = vec![w.finish()?];
+        Ok(())
     }
 
     /// Runs written so far.
@@ -268,10 +305,15 @@ impl SpillIndex {
     pub fn sorted(&self) -> Merged<'_> {
         let mut mem: Vec<(u8, &[u8], &[u8])> = self.mem.iter().collect();
         mem.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let mut sources = vec![Source::Mem(mem.into_iter())];
-        sources.extend(self.runs.iter().rev().map(|run| Source::Run { run, block: 0, queue: Vec::new().into_iter() }));
-        Merged { heads: vec![None; sources.len()], sources, started: false, failed: false }
+        merged(mem, self.runs.iter().rev())
     }
+}
+
+/// The sorted `mem` and `runs` (newest first) merged.
+fn merged<'a>(mem: Vec<(u8, &'a [u8], &'a [u8])>, runs: impl Iterator<Item = &'a Run>) -> Merged<'a> {
+    let mut sources = vec![Source::Mem(mem.into_iter())];
+    sources.extend(runs.map(|run| Source::Run { run, block: 0, queue: Vec::new().into_iter() }));
+    Merged { heads: vec![None; sources.len()], sources, started: false, failed: false }
 }
 
 impl IndexRead for SpillIndex {

@@ -20,6 +20,8 @@ enum Leaves {
     Mem(Vec<Hash32>),
     /// The file, and how many tiles it holds.
     File(File, u64),
+    /// A write to the file failed: the leaves are not all there.
+    Lost,
 }
 
 pub struct SpillTree {
@@ -84,9 +86,14 @@ impl SpillTree {
                     Ok(()) => *tiles += 1,
                     Err(e) => {
                         self.error.borrow_mut().get_or_insert(format!("verify's spill file: {e}"));
+                        self.leaves = Leaves::Lost;
                     }
                 }
             }
+            // After a failed write no tile below level 8 is given at all
+            // (never one computed from the wrong leaves); the error stops
+            // the caller from giving a verdict.
+            Leaves::Lost => {}
         }
     }
 
@@ -126,6 +133,7 @@ impl SpillTree {
                 }
                 Some(buf.chunks_exact(32).map(|c| c.try_into().expect("32 bytes")).collect())
             }
+            Leaves::Lost => None,
         }
     }
 
