@@ -127,7 +127,7 @@ fn push_entry(found: &mut Found, v: &mut LedgerVerifier, seq: u64, bytes: &[u8],
 /// Where `verify` spills its rebuild and how much memory it keeps
 /// (`schema/storage.md` §7.1): `PIL_SPILL_DIR` (default: the system's
 /// temporary directory) and `PIL_VERIFY_MEMORY` in MiB (default 256).
-fn spill_config() -> verify::SpillConfig {
+pub(crate) fn spill_config() -> verify::SpillConfig {
     let dir = std::env::var_os("PIL_SPILL_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let mib = std::env::var("PIL_VERIFY_MEMORY").ok().and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(256);
     verify::SpillConfig { dir: Some(dir), budget: mib.saturating_mul(1 << 20) }
@@ -238,6 +238,15 @@ pub fn verify_store(
         }
         Err(e) => return Err(e.into()),
     };
+    // Reported first, so that the per-code cap never hides it behind the
+    // records such a reindex left missing.
+    if store.reindex_incomplete()? {
+        found.error(
+            "index_mismatch",
+            None,
+            "a reindex was interrupted before it finished (key X): the derived indexes are incomplete; run reindex",
+        );
+    }
     // Without a usable head every stored entry is checked (none is "beyond").
     let bound = head.as_ref().map_or(u64::MAX, |h| h.size);
     let total = head.as_ref().map_or(0, |h| h.size);
@@ -393,6 +402,7 @@ pub fn verify_store(
                 }
             }
             Some(b'R') if k.len() == 9 => registry_notes.push((be_u64(&k[1..]), val)),
+            Some(b'X') if k.len() == 1 => {} // reported first (below the head)
             Some(b'V') if k.len() == 1 => {
                 if val != format.to_le_bytes() {
                     found.error(
@@ -402,7 +412,7 @@ pub fn verify_store(
                     );
                 }
             }
-            Some(p @ (b'R' | b'V' | b'N' | b'T')) if known(*p) => found.error(
+            Some(p @ (b'R' | b'V' | b'N' | b'T' | b'X')) if known(*p) => found.error(
                 "store_key_malformed",
                 None,
                 format!("store key {} has prefix '{}' but not the shape of its records", show_key(&k), *p as char),

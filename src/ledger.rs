@@ -302,6 +302,12 @@ impl Ledger {
         });
         let config = store.config()?.ok_or_else(|| LedgerError::NotALedger(dir.to_path_buf()))?;
         let vkey = log_verifier(&config)?;
+        if check && mode != Mode::Maintain && store.reindex_incomplete()? {
+            return Err(LedgerError::SelfCheck(
+                "a reindex was interrupted before it finished, so the derived indexes are incomplete: run `pil-ledger reindex`"
+                    .into(),
+            ));
+        }
         let head = if check { Some(self_check(store.as_ref(), &vkey)?) } else { None };
         if let Some(h) = &head {
             check_acked(store.as_ref(), &vkey, h, &paths)?;
@@ -402,10 +408,19 @@ impl Ledger {
     }
 
     /// Drop every derived index and rebuild it from the log, through the
-    /// same `state::apply` the writer uses. Returns the number of records.
+    /// same `state::apply` the writer uses, in bounded memory (the rebuild
+    /// spills as `verify`'s does, `schema/storage.md` §6 and §7.1). Returns
+    /// the number of records.
     pub fn reindex(&self, progress: &dyn Fn(u64, u64)) -> Result<usize, LedgerError> {
         let head = self.head()?;
-        let mut idx = state::MemIndex::default();
+        let spill = crate::check::spill_config();
+        // A spill file that cannot be read back: an I/O error, never a
+        // verdict on the log.
+        let spill_failed = |why: String| LedgerError::IoAt {
+            path: spill.dir.clone().unwrap_or_default(),
+            source: std::io::Error::other(why),
+        };
+        let mut idx = pil_ledger_core::verify::SpillIndex::new(spill.clone());
         for r in self.store.entries(0, head.size) {
             let (seq, bytes) = r?;
             let entry = Entry::from_bytes(&bytes).map_err(|e| LedgerError::SelfCheck(format!("entry {seq}: {e}")))?;
@@ -417,15 +432,30 @@ impl Ledger {
                 entry_hash: hash::entry_hash(&bytes),
                 statement: &st,
             };
-            let out = state::apply(&idx, &self.config.origin, &cand)
-                .map_err(|e| LedgerError::SelfCheck(format!("entry {seq} breaks a rule ({}); run verify", e.code())))?;
+            let out = state::apply(&idx, &self.config.origin, &cand).map_err(|e| match idx.error() {
+                Some(why) => spill_failed(why),
+                None => LedgerError::SelfCheck(format!("entry {seq} breaks a rule ({}); run verify", e.code())),
+            })?;
             idx.put_all(out.writes);
             progress(seq + 1, head.size);
         }
-        let writes = idx.into_writes();
-        let n = writes.len();
-        self.store.replace_indexes(writes)?;
-        Ok(n)
+        if let Some(why) = idx.error() {
+            return Err(spill_failed(why));
+        }
+        if let Some(why) = idx.degraded() {
+            tracing::warn!("{why}; the rest of the rebuilt index stayed in memory");
+        }
+        // An error while the records stream in leaves the reindex marker
+        // standing: the ledger then refuses to open until a reindex
+        // finishes (`schema/storage.md` §6).
+        let mut records = idx.sorted().map(|r| {
+            let (ns, key, value) = r?;
+            let ns = state::Ns::from_u8(ns)
+                .ok_or_else(|| crate::store::StoreError::Corrupt(format!("rebuilt namespace {ns}")))?;
+            Ok(state::IndexWrite { ns, key, value })
+        });
+        let n = self.store.replace_indexes(&mut records)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     /// Re-check everything (see `verify::LedgerVerifier`), then compare the

@@ -177,8 +177,16 @@ pub trait Store: Send + Sync {
         self.apply(c)?;
         self.sync()
     }
-    /// Atomically replace every index record with `writes` (reindex), durably.
-    fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError>;
+    /// Replace every index record with `records` (reindex; each key once),
+    /// durably, in bounded memory and crash-safely (`schema/storage.md`
+    /// §6): until it returns, [`reindex_incomplete`](Self::reindex_incomplete)
+    /// is true, also after a crash. Returns the number of records written.
+    fn replace_indexes(
+        &self,
+        records: &mut dyn Iterator<Item = Result<IndexWrite, StoreError>>,
+    ) -> Result<u64, StoreError>;
+    /// True while a reindex has not finished: the indexes are incomplete.
+    fn reindex_incomplete(&self) -> Result<bool, StoreError>;
     /// Bytes the engine occupies on disk.
     fn disk_bytes(&self) -> Result<u64, StoreError>;
     /// Every record in the store, ascending by raw key (byte-wise), with

@@ -95,8 +95,14 @@ impl Store for FailingStore {
         }
         self.inner.sync()
     }
-    fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError> {
-        self.inner.replace_indexes(writes)
+    fn replace_indexes(
+        &self,
+        records: &mut dyn Iterator<Item = Result<IndexWrite, StoreError>>,
+    ) -> Result<u64, StoreError> {
+        self.inner.replace_indexes(records)
+    }
+    fn reindex_incomplete(&self) -> Result<bool, StoreError> {
+        self.inner.reindex_incomplete()
     }
     fn disk_bytes(&self) -> Result<u64, StoreError> {
         self.inner.disk_bytes()

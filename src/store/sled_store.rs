@@ -18,6 +18,7 @@ use super::layout::{
 };
 mod engine;
 mod quiet;
+mod reindex;
 mod tiles;
 
 pub use engine::Handle;
@@ -530,17 +531,15 @@ impl Store for SledStore {
         self.durable()
     }
 
-    fn replace_indexes(&self, writes: Vec<IndexWrite>) -> Result<(), StoreError> {
-        self.writable("reindex")?;
-        let mut b = Batch::default();
-        for r in self.engine.get()?.scan_prefix(b"I").keys() {
-            b.remove(r?);
-        }
-        for w in writes {
-            b.put(index_key(w.ns, &w.key), w.value);
-        }
-        self.engine.apply(b)?;
-        self.durable()
+    fn replace_indexes(
+        &self,
+        records: &mut dyn Iterator<Item = Result<IndexWrite, StoreError>>,
+    ) -> Result<u64, StoreError> {
+        self.replace_indexes_streaming(records)
+    }
+
+    fn reindex_incomplete(&self) -> Result<bool, StoreError> {
+        self.marker_stands()
     }
 
     fn disk_bytes(&self) -> Result<u64, StoreError> {
