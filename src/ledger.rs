@@ -442,6 +442,7 @@ impl Ledger {
         if let Some(why) = idx.error() {
             return Err(spill_failed(why));
         }
+        tracing::debug!(runs = idx.runs(), "reindex: replayed");
         if let Some(why) = idx.degraded() {
             tracing::warn!("{why}; the rest of the rebuilt index stayed in memory");
         }
