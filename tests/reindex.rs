@@ -14,14 +14,7 @@ use common::{s, Env, BIN};
 use pil_ledger::store::SledStore;
 
 fn build() -> Env {
-    let e = Env::new();
-    e.init();
-    let (p, _) = e.enroll("p.key", "prosecutor");
-    for i in 0..3 {
-        e.run(&["case", "open", "--key", s(&p), "--case", &format!("C-{i}"), "--title", "river"]).ok();
-    }
-    e.run(&["stress", "--allow-existing", "--count", "3000", "--clients", "4"]).ok();
-    e
+    Env::with_stress(3000)
 }
 
 /// Every `I` record of the store, and whether the reindex marker stands.

@@ -7,19 +7,12 @@
 
 mod common;
 
-use common::{s, Env};
+use common::Env;
 use pil_ledger::store::SledStore;
 use serde_json::Value;
 
 fn build() -> (Env, tempfile::TempDir) {
-    let e = Env::new();
-    e.init();
-    let (p, _) = e.enroll("p.key", "prosecutor");
-    for i in 0..3 {
-        e.run(&["case", "open", "--key", s(&p), "--case", &format!("C-{i}"), "--title", "river"]).ok();
-    }
-    e.run(&["stress", "--allow-existing", "--count", "1500", "--clients", "4"]).ok();
-    (e, tempfile::tempdir().unwrap())
+    (Env::with_stress(1500), tempfile::tempdir().unwrap())
 }
 
 /// `verify --json` with the smallest budget, spilling into `dir`.

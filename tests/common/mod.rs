@@ -107,6 +107,18 @@ impl Env {
         .ok();
         (p, pk)
     }
+    /// A ledger with a prosecutor (`p.key`), three cases (`C-0`..`C-2`) and
+    /// `count` stress entries on top: enough records to spill and batch.
+    pub fn with_stress(count: u32) -> Env {
+        let e = Env::new();
+        e.init();
+        let (p, _) = e.enroll("p.key", "prosecutor");
+        for i in 0..3 {
+            e.run(&["case", "open", "--key", s(&p), "--case", &format!("C-{i}"), "--title", "river"]).ok();
+        }
+        e.run(&["stress", "--allow-existing", "--count", &count.to_string(), "--clients", "4"]).ok();
+        e
+    }
     /// The ledger's observable state: every entry line and the checkpoint.
     pub fn snapshot(&self) -> (String, String) {
         (self.run(&["entries"]).ok().stdout, self.run(&["checkpoint"]).ok().stdout)
