@@ -412,6 +412,12 @@ impl Ledger {
     /// spills as `verify`'s does, `schema/storage.md` §6 and §7.1). Returns
     /// the number of records.
     pub fn reindex(&self, progress: &dyn Fn(u64, u64)) -> Result<usize, LedgerError> {
+        if self.writer.is_some() {
+            // A writer would decide appends on half-replaced indexes.
+            return Err(LedgerError::InvalidArgument(
+                "reindex needs the ledger opened for reindex (Ledger::open_for_reindex), with no writer running".into(),
+            ));
+        }
         let head = self.head()?;
         let spill = crate::check::spill_config();
         // A spill file that cannot be read back: an I/O error, never a
@@ -449,8 +455,14 @@ impl Ledger {
         // An error while the records stream in leaves the reindex marker
         // standing: the ledger then refuses to open until a reindex
         // finishes (`schema/storage.md` §6).
+        let dir = spill.dir.clone().unwrap_or_default();
         let mut records = idx.sorted().map(|r| {
-            let (ns, key, value) = r?;
+            let (ns, key, value) = r.map_err(|e| {
+                std::io::Error::other(format!(
+                    "reindex's spill file in {}: {e}; the reindex marker stays, run reindex again",
+                    dir.display()
+                ))
+            })?;
             let ns = state::Ns::from_u8(ns)
                 .ok_or_else(|| crate::store::StoreError::Corrupt(format!("rebuilt namespace {ns}")))?;
             Ok(state::IndexWrite { ns, key, value })

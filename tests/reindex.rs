@@ -113,3 +113,14 @@ fn reindex_killed_at_any_moment_leaves_either_the_old_or_the_new_indexes_or_the_
         assert_eq!(indexes(&e), (written.clone(), false));
     }
 }
+
+#[test]
+fn a_ledger_with_a_writer_running_refuses_to_reindex() {
+    let e = Env::new();
+    e.init();
+    let l = pil_ledger::ledger::Ledger::open(&e.data(), true).unwrap();
+    let err = l.reindex(&|_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("no writer running"), "{err}");
+    drop(l);
+    e.run(&["reindex"]).ok();
+}

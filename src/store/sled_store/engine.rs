@@ -277,7 +277,9 @@ impl Batch {
         self.bytes += (k.as_ref().len() + v.as_ref().len()) as u64;
         self.batch.insert(k.as_ref(), v.as_ref());
     }
+    /// A removal is written to sled's log too (its key), so it counts.
     pub(super) fn remove(&mut self, k: impl AsRef<[u8]>) {
+        self.bytes += k.as_ref().len() as u64;
         self.batch.remove(k.as_ref());
     }
 }
