@@ -133,8 +133,10 @@ pub(crate) fn spill_config() -> verify::SpillConfig {
     verify::SpillConfig { dir: Some(dir), budget: mib.saturating_mul(1 << 20) }
 }
 
-fn spill_failed(spill: &verify::SpillConfig, why: String) -> LedgerError {
-    LedgerError::IoAt { path: spill.dir.clone().unwrap_or_default(), source: std::io::Error::other(why) }
+/// An I/O error on a spill file in `dir`: an error (exit 3), never a
+/// verdict (also `reindex`'s).
+pub(crate) fn spill_io(dir: &Option<std::path::PathBuf>, source: std::io::Error) -> LedgerError {
+    LedgerError::IoAt { path: dir.clone().unwrap_or_default(), source }
 }
 
 /// `index_mismatch` for one record.
@@ -159,10 +161,6 @@ struct IndexJoin<'a> {
 }
 
 impl IndexJoin<'_> {
-    fn failed(&self, e: std::io::Error) -> LedgerError {
-        LedgerError::IoAt { path: self.dir.clone().unwrap_or_default(), source: e }
-    }
-
     /// The next stored record: rebuilt records before it are missing from
     /// the store; an equal key is compared; else it is not derivable.
     fn stored(&mut self, found: &mut Found, ns: u8, key: &[u8], value: &[u8]) -> Result<(), LedgerError> {
@@ -179,7 +177,7 @@ impl IndexJoin<'_> {
                 Some(Ok((rns, rk, _))) => (*rns, rk.as_slice()).cmp(&(ns, key)),
                 Some(Err(_)) => {
                     let Some(Err(e)) = self.rebuilt.next() else { unreachable!("peeked an error") };
-                    return Err(self.failed(e));
+                    return Err(spill_io(&self.dir, e));
                 }
             };
             match order {
@@ -205,8 +203,7 @@ impl IndexJoin<'_> {
     /// Rebuilt records after the last stored one: missing.
     fn rest(&mut self, found: &mut Found) -> Result<(), LedgerError> {
         for r in self.rebuilt.by_ref() {
-            let (ns, k, v) =
-                r.map_err(|e| LedgerError::IoAt { path: self.dir.clone().unwrap_or_default(), source: e })?;
+            let (ns, k, v) = r.map_err(|e| spill_io(&self.dir, e))?;
             index_note(found, ns, &k, Some(&v), "is missing, derived from");
         }
         Ok(())
@@ -484,7 +481,7 @@ pub fn verify_store(
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "verify: stored records compared");
     let mut verdict = v.finish(&cps, trusted);
     if let Some(why) = v.spill_error() {
-        return Err(spill_failed(&spill, why));
+        return Err(spill_io(&spill.dir, std::io::Error::other(why)));
     }
     if let Some(why) = v.spill_degraded() {
         tracing::warn!("{why}; the rest of verify's rebuild stayed in memory");

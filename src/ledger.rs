@@ -422,10 +422,7 @@ impl Ledger {
         let spill = crate::check::spill_config();
         // A spill file that cannot be read back: an I/O error, never a
         // verdict on the log.
-        let spill_failed = |why: String| LedgerError::IoAt {
-            path: spill.dir.clone().unwrap_or_default(),
-            source: std::io::Error::other(why),
-        };
+        let spill_failed = |why: String| crate::check::spill_io(&spill.dir, std::io::Error::other(why));
         let mut idx = pil_ledger_core::verify::SpillIndex::new(spill.clone());
         for r in self.store.entries(0, head.size) {
             let (seq, bytes) = r?;

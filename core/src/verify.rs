@@ -138,7 +138,7 @@ impl LedgerVerifier {
     /// A verifier that keeps its rebuild to `cfg`'s budget, spilling the
     /// rest to files in `cfg.dir` (`schema/storage.md` §7.1).
     pub fn with_spill(cfg: SpillConfig) -> Self {
-        let mem_leaves = if cfg.dir.is_some() { cfg.budget.max(SpillConfig::MIN_BUDGET) / 8 / 32 } else { usize::MAX };
+        let mem_leaves = if cfg.dir.is_some() { cfg.budget() / 8 / 32 } else { usize::MAX };
         LedgerVerifier {
             origin: None,
             log_key: None,
@@ -336,14 +336,9 @@ impl LedgerVerifier {
         self.index.degraded().or(self.tree.degraded()).or(self.by_author.degraded())
     }
 
-    /// Check a checkpoint note against the rebuilt tree. `latest` marks the
-    /// head checkpoint, which must cover every entry.
-    pub fn check_checkpoint(&mut self, note: &[u8], vkey: &NoteVerifier, latest: bool) {
-        self.check_opened(Checkpoint::open(note, vkey), latest);
-    }
-
-    /// [`check_checkpoint`](Self::check_checkpoint) after the note was
-    /// opened (its signature checked), which can run on other threads.
+    /// Check a checkpoint note, already opened (its signature checked, on
+    /// any thread), against the rebuilt tree. `latest` marks the head
+    /// checkpoint, which must cover every entry.
     fn check_opened<E: std::fmt::Display>(&mut self, opened: Result<Checkpoint, E>, latest: bool) {
         let cp = match opened {
             Ok(cp) => cp,

@@ -54,14 +54,6 @@ proptest! {
         prop_assert_eq!(idx.get_raw(0, b""), None);
         let copy = idx.clone();
         prop_assert_eq!(&copy, &idx);
-        let mut writes = idx.into_writes();
-        writes.sort_by(|a, b| (a.ns as u8, &a.key).cmp(&(b.ns as u8, &b.key)));
-        let mut want: Vec<_> = model.into_iter().collect();
-        want.sort();
-        prop_assert_eq!(writes.len(), want.len());
-        for (w, ((n, k), v)) in writes.iter().zip(want) {
-            prop_assert_eq!((w.ns as u8, &w.key, &w.value), (n, &k, &v));
-        }
     }
 }
 

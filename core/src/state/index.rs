@@ -459,18 +459,6 @@ impl MemIndex {
     pub fn heap_bytes(&self) -> usize {
         self.by_ns.iter().map(Packed::heap_bytes).sum()
     }
-    /// All records as writes.
-    pub fn into_writes(mut self) -> Vec<IndexWrite> {
-        let mut out = Vec::with_capacity(self.len());
-        for (ns, _) in Ns::ALL {
-            // One namespace at a time: its arena is freed once copied.
-            let packed = std::mem::take(&mut self.by_ns[ns.slot()]);
-            for (key, value) in packed.iter() {
-                out.push(IndexWrite { ns, key: key.to_vec(), value: value.to_vec() });
-            }
-        }
-        out
-    }
 }
 
 fn into_writes(mut maps: Maps) -> Vec<IndexWrite> {

@@ -28,7 +28,8 @@ impl SpillConfig {
     /// The smallest budget honoured (a smaller one is raised to it).
     pub const MIN_BUDGET: usize = 1 << 16;
 
-    fn budget(&self) -> usize {
+    /// The budget honoured: `budget`, at least [`Self::MIN_BUDGET`].
+    pub fn budget(&self) -> usize {
         self.budget.max(Self::MIN_BUDGET)
     }
 }
