@@ -11,7 +11,7 @@ mod http_support;
 use std::collections::BTreeMap;
 
 use bundle_support::*;
-use common::{s, Env};
+use common::{s, with_raw, Env};
 use pil_ledger::core::bundle::{self, verify_bundle, RegistryChain, RegistryNote};
 use pil_ledger::core::note::NoteVerifier;
 use pil_ledger::core::verify::VerdictKind;
@@ -156,12 +156,6 @@ fn tamper_matrix_no_change_is_ever_valid() {
         let r = verify_offline(&p, &w.vkey, &["--checkpoint", s(&w.kept)]);
         assert!(r.code == 1 || r.code == 2, "{}: exit {} {}", c.name, r.code, r.stdout);
     }
-}
-
-fn with_raw<F: FnOnce(&sled::Db)>(e: &Env, f: F) {
-    let st = SledStore::open(&e.data().join("ledger")).unwrap();
-    f(&st.raw());
-    st.raw().flush().unwrap();
 }
 
 fn registry_key(size: u64) -> Vec<u8> {

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
-use common::{s, Env, BIN};
+use common::{s, with_raw, Env, BIN};
 use pil_ledger::store::SledStore;
 
 fn build() -> Env {
@@ -50,16 +50,13 @@ fn an_interrupted_reindex_refuses_opens_until_a_reindex_finishes() {
     let before = e.snapshot();
     // What a reindex killed half-way leaves: the marker, and only some of
     // the records.
-    {
-        let st = SledStore::open(&e.data().join("ledger")).unwrap();
-        let db = st.raw();
+    with_raw(&e, |db| {
         db.insert(b"X", b"reindex under way".to_vec()).unwrap();
         let half: Vec<_> = db.scan_prefix(b"I").keys().step_by(2).map(|k| k.unwrap()).collect();
         for k in half {
             db.remove(k).unwrap();
         }
-        db.flush().unwrap();
-    }
+    });
     for args in [vec!["entries"], vec!["case", "open", "--key", s(&p), "--case", "C-9", "--title", "t"]] {
         let r = e.run(&args);
         assert_ne!(r.code, 0, "{args:?} must be refused: {}", r.stdout);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{raw2, s, Env};
+use common::{raw2, s, with_raw, Env};
 use pil_ledger::store::SledStore;
 use pil_ledger_core::verify::LedgerVerifier;
 use serde_json::Value;
@@ -30,12 +30,6 @@ fn build_big() -> Env {
     e.run(&["stress", "--allow-existing", "--count", "300", "--clients", "4"]).ok();
     assert_eq!(e.run(&["--json", "verify"]).ok().json()["verdict"], "valid");
     e
-}
-
-fn with_raw<F: FnOnce(&sled::Db)>(e: &Env, f: F) {
-    let st = SledStore::open(&e.data().join("ledger")).unwrap();
-    f(&st.raw());
-    st.raw().flush().unwrap();
 }
 
 fn verify_invalid(e: &Env) -> Value {

@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::Env;
-use pil_ledger::store::SledStore;
+use common::{with_raw, Env};
 use serde_json::Value;
 
 fn build() -> (Env, tempfile::TempDir) {
@@ -48,12 +47,6 @@ fn codes(v: &Value) -> Vec<(String, Value)> {
     c
 }
 
-fn edit(e: &Env, f: impl FnOnce(&sled::Db)) {
-    let st = SledStore::open(&e.data().join("ledger")).unwrap();
-    f(&st.raw());
-    st.raw().flush().unwrap();
-}
-
 #[test]
 fn a_spilled_verify_is_valid_and_agrees_with_the_in_memory_one_and_leaves_no_files() {
     let (e, dir) = build();
@@ -73,7 +66,7 @@ fn a_spilled_verify_is_valid_and_agrees_with_the_in_memory_one_and_leaves_no_fil
 fn index_records_that_differ_are_extra_or_missing_are_found_by_the_merge_join() {
     let (e, dir) = build();
     let mut removed = Vec::new();
-    edit(&e, |db| {
+    with_raw(&e, |db| {
         // One case record altered, one forged, and the first and last
         // entry-hash records (namespace 3) removed, so the join sees a
         // missing record before any stored one and after the last.

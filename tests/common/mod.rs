@@ -125,6 +125,14 @@ impl Env {
     }
 }
 
+/// Edit the store of `e`'s ledger through sled directly (tamper drills),
+/// then flush.
+pub fn with_raw(e: &Env, f: impl FnOnce(&sled::Db)) {
+    let st = pil_ledger::store::SledStore::open(&e.data().join("ledger")).unwrap();
+    f(&st.raw());
+    st.raw().flush().unwrap();
+}
+
 /// Every file under `dir` (path relative to `dir`, its bytes hashed), and
 /// every directory (hash of nothing): byte-for-byte identity of a tree.
 pub fn tree_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
